@@ -1,0 +1,221 @@
+"""`awssec`: ask questions from a terminal, check knowledge, evaluate, report, serve Slack.
+
+Heavy or optional layers (Slack, SQLAlchemy) are imported inside the commands that need
+them, so `awssec ask` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.knowledge import KnowledgeError, check_knowledge, resolve_knowledge_path
+from bot.matcher.answer import Answer
+from bot.matcher.service import AnswerService
+
+
+class CliError(Exception):
+    """A problem to print as one line, exiting with `status`."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"awssec: knowledge has {len(exc.problems)} problem(s); nothing loaded", file=sys.stderr
+        )
+        return 1
+    except CliError as exc:
+        print(f"awssec: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `awssec list | head`
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="awssec", description="Answers AWS security and compliance questions."
+    )
+    parser.add_argument("--version", action="version", version=f"awssec {__version__}")
+    knowledge = argparse.ArgumentParser(add_help=False)
+    knowledge.add_argument(
+        "--knowledge",
+        metavar="PATH",
+        help="knowledge file or folder (default: $AWSSEC_KNOWLEDGE, else the bundled knowledge)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = sub.add_parser("ask", parents=[knowledge], help="answer one question")
+    ask.add_argument("question", nargs="+", help="the question; '-' reads one per line from stdin")
+    ask.add_argument("--json", action="store_true", help="print JSON (one object per question)")
+    ask.set_defaults(run=cmd_ask)
+
+    chat = sub.add_parser("chat", parents=[knowledge], help="ask questions one after another")
+    chat.set_defaults(run=cmd_chat)
+
+    lst = sub.add_parser("list", parents=[knowledge], help="list topics by category")
+    lst.set_defaults(run=cmd_list)
+
+    check = sub.add_parser("check", help="validate knowledge files")
+    check.add_argument("path", nargs="?", help="file or folder (default: the knowledge in use)")
+    check.set_defaults(run=cmd_check)
+
+    evaluate = sub.add_parser(
+        "eval", parents=[knowledge], help="score the matcher on a question set"
+    )
+    evaluate.add_argument("file", help="YAML file of questions with expected topic ids")
+    evaluate.add_argument("--min-accuracy", type=float, default=0.0, metavar="FRACTION")
+    evaluate.add_argument("--min-refusal", type=float, default=0.0, metavar="FRACTION")
+    evaluate.set_defaults(run=cmd_eval)
+
+    report = sub.add_parser("report", help="what people asked, missed and found (un)helpful")
+    report.add_argument("--since", default="7d", help="period, e.g. 24h, 7d, 2w (default 7d)")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.set_defaults(run=cmd_report)
+
+    serve = sub.add_parser(
+        "serve", parents=[knowledge], help="run the Slack bot (Socket Mode or HTTP)"
+    )
+    serve.set_defaults(run=cmd_serve)
+    return parser
+
+
+def _service(args: argparse.Namespace) -> AnswerService:
+    path = resolve_knowledge_path(args.knowledge)
+    if not path.exists():
+        raise CliError(f"knowledge not found: {path}")
+    return AnswerService(path, reload_interval=None)
+
+
+def _answer_json(answer: Answer, text: str) -> str:
+    return json.dumps(
+        {
+            "question": answer.question,
+            "kind": answer.kind.value,
+            "topics": answer.topic_ids,
+            "suggestions": answer.suggestion_ids,
+            "confidence": answer.confidence,
+            "text": text,
+        },
+        ensure_ascii=False,
+    )
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.rendering.text import render_text
+
+    service = _service(args)
+    kb = service.knowledge
+    if args.question == ["-"]:
+        for line in sys.stdin:
+            answer = service.answer(line.rstrip("\r\n"))
+            text = render_text(answer, kb)
+            print(_answer_json(answer, text) if args.json else text + "\n", flush=True)
+        return 0
+    question = " ".join(args.question)
+    if not question.strip():
+        raise CliError('the question is empty; try: awssec ask "which service finds PII?"')
+    answer = service.answer(question)
+    text = render_text(answer, kb)
+    print(_answer_json(answer, text) if args.json else text)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.rendering.text import render_list_text, render_text
+
+    service = _service(args)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"awssec: {len(service.knowledge)} topics. Ask away; 'list', 'help', 'quit'.")
+    while True:
+        try:
+            line = input("awssec> " if interactive else "")
+        except EOFError:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        if question.lower() in ("quit", "exit", "bye", ":q"):
+            break
+        if question.lower() == "list":
+            print(render_list_text(service.knowledge))
+        else:
+            print(render_text(service.answer(question), service.knowledge, command=""))
+        print()
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from bot.rendering.text import render_list_text
+
+    print(render_list_text(_service(args).knowledge))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = resolve_knowledge_path(args.path)
+    problems = check_knowledge(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
+        return 1
+    kb = AnswerService(path, reload_interval=None).knowledge
+    print(f"OK: {len(kb)} topics, {len(kb.synonyms)} synonyms in {path}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.evaluation import evaluate, load_questions
+
+    service = _service(args)
+    try:
+        questions = load_questions(args.file, service.knowledge)
+    except ValueError as exc:
+        raise CliError(str(exc), status=1) from exc
+    result = evaluate(service.matcher, questions)
+    for line in result.report_lines():
+        print(line)
+    failed = []
+    if result.accuracy < args.min_accuracy:
+        failed.append(f"accuracy {result.accuracy:.1%} < {args.min_accuracy:.1%}")
+    if result.refusal_rate < args.min_refusal:
+        failed.append(f"refusal {result.refusal_rate:.1%} < {args.min_refusal:.1%}")
+    if failed:
+        print("FAIL: " + "; ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.storage import StorageError, Store
+    from bot.storage.report import build_report, format_report, parse_since
+
+    try:
+        since = parse_since(args.since)
+        store = Store.from_url()
+        print(format_report(build_report(store, since), args.format))
+    except (StorageError, ValueError) as exc:
+        raise CliError(str(exc), status=1) from exc
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.slack.runtime import serve
+
+    return serve(args.knowledge)

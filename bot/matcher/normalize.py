@@ -1,0 +1,122 @@
+"""Turn Slack-typed text into the tokens the matcher compares.
+
+Everything here is deterministic string work: markup stripping, tokenising, a small
+suffix stemmer and the filler words people wrap questions in.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+# <@U123>, <@U123|name>, <#C123|general>, <!here>, <!subteam^S123|@team>: mentions carry no meaning.
+_SLACK_REFERENCE = re.compile(r"<[@#!][^>]*>")
+# <https://x|label> keeps its label; a bare <https://x> disappears.
+_SLACK_LINK_WITH_LABEL = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>")
+_SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>]*>")
+_BARE_URL = re.compile(r"https?://\S+")
+_EMOJI = re.compile(r":[a-z0-9_+\-']+:")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_POSSESSIVE = re.compile(r"['\u2019]s\b")
+
+# Questions are capped before matching: nobody asks a 40 KB question, and the matcher
+# must stay fast whatever gets pasted.
+MAX_QUESTION_CHARS = 1000
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against ah all also am an and any anybody anyone anything
+    are aren around as ask asking at aw aws amazon be because been before being best
+    between bit bot both but by can cannot could curious did do does doing don done dumb
+    each either else eh etc even ever every exactly explain few folks for from get gets
+    getting give go going good got guys had has have having he hello help her here hey
+    hi him his hm hmm how however i id if im in into is isn it its itself ive just kind
+    kinda know let like ll looking lot me mean might mine more most much must my myself
+    need needed needs no nor not now of off ok okay on once one only or other our ours
+    out over own please pls plz q question quick quickly rather re really right s said
+    same say see seems sh she should so some someone something sorry sort still stuff
+    such sure t team tell than thank thanks that thats the their them then there these
+    they thing things think this those though thru to too tool tools try trying u uh um
+    under up us use used using ve very via wanna want wanted wants was way we well were
+    what whats when where whether which while who whom whose why will with within
+    without wonder wondering would wow y ya yeah yes yet you your yours yo amazonaws
+    service services aws's feature features option options offering product
+    """.split()
+)
+
+# Words that turn "A and B" into a request to compare A with B.
+COMPARISON_WORDS = frozenset(
+    """
+    vs versus compare compared comparing comparison difference differences differ
+    different between against or
+    """.split()
+)
+
+# Stems of short suffixes, longest first; a stem must keep at least 3 letters.
+_SUFFIXES = (
+    ("ational", "ate"),
+    ("ations", "ate"),
+    ("ation", "ate"),
+    ("ibility", ""),
+    ("ability", ""),
+    ("ible", ""),
+    ("able", ""),
+    ("ments", ""),
+    ("ment", ""),
+    ("ings", ""),
+    ("ing", ""),
+    ("ions", ""),
+    ("ion", ""),
+    ("ies", "y"),
+    ("ery", ""),
+    ("ers", ""),
+    ("er", ""),
+    ("ed", ""),
+    ("ly", ""),
+    ("es", ""),
+    ("s", ""),
+)
+_DOUBLE_KEEP = frozenset("lsz")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A small, aggressive suffix stemmer: rotate/rotation/rotating all become 'rotat'."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                continue
+            word = word[: -len(suffix)] + replacement
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in _DOUBLE_KEEP | set("aeiou"):
+        word = word[:-1]  # scann -> scan, logg -> log
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]  # rotate -> rotat, like rotation/rotating
+    return word
+
+
+def strip_slack_markup(text: str) -> str:
+    """Remove mentions, emoji and link targets; keep link labels; undo Slack's &amp; escaping."""
+    text = _SLACK_LINK_WITH_LABEL.sub(r" \1 ", text)
+    text = _SLACK_LINK.sub(" ", text)
+    text = _SLACK_REFERENCE.sub(" ", text)
+    text = html.unescape(text)
+    text = _BARE_URL.sub(" ", text)
+    return _EMOJI.sub(" ", text)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case ASCII words of `text`, Slack markup removed, length capped."""
+    text = strip_slack_markup(text[: MAX_QUESTION_CHARS * 4])[:MAX_QUESTION_CHARS]
+    text = _POSSESSIVE.sub("", text.lower())
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().replace("'", "")
+    return [w for w in _NON_WORD.split(text) if w]
+
+
+def content_words(text: str) -> list[str]:
+    """Words of `text` without filler (stop words)."""
+    return [w for w in words(text) if w not in STOPWORDS]

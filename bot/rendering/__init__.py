@@ -1,0 +1,1 @@
+"""Rendering layer: an Answer to plain text (text.py) and to Slack Block Kit (blocks.py)."""

@@ -1,0 +1,132 @@
+"""Database URL handling and engine creation (SQLite file by default, PostgreSQL via psycopg 3)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from bot.storage.errors import StorageError
+
+__all__ = ["create_store_engine", "default_sqlite_path", "normalize_url", "safe_url"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_sqlite_path() -> Path:
+    """Where the SQLite file lives when no URL is given.
+
+    ``$AWSSEC_DATA_DIR/awssec.db``, else ``$XDG_DATA_HOME/awssec/awssec.db``, else
+    ``~/.local/share/awssec/awssec.db``.
+    """
+    data_dir = os.environ.get("AWSSEC_DATA_DIR")
+    if data_dir:
+        return Path(data_dir).expanduser() / "awssec.db"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "awssec" / "awssec.db"
+
+
+def safe_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def normalize_url(raw: str | URL) -> URL:
+    """Parse a database URL; Heroku's ``postgres://`` and bare ``postgresql://`` use psycopg 3.
+
+    Raises StorageError with a one-line message that never contains the password.
+    """
+    if isinstance(raw, URL):
+        url = raw
+    else:
+        text = raw.strip()
+        try:
+            url = make_url(text)
+        except (ArgumentError, ValueError):
+            # The raw text may hold a password: describe it, do not echo it.
+            scheme = text.split("://", 1)[0] if "://" in text else ""
+            hint = f" (scheme {scheme!r})" if scheme and len(scheme) < 30 else ""
+            raise StorageError(
+                f"invalid database URL{hint}: expected sqlite:///path/to/file.db or "
+                "postgresql://user:password@host:port/dbname"
+            ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend in ("postgres", "postgresql"):
+        # Heroku still hands out postgres://, which SQLAlchemy 1.4+ no longer accepts.
+        if not driver or backend == "postgres":
+            url = url.set(drivername="postgresql+psycopg")
+        if not url.database:
+            raise StorageError(f"database URL {safe_url(url)} names no database")
+    elif backend == "sqlite":
+        if url.database and url.database.startswith("~"):
+            url = url.set(database=str(Path(url.database).expanduser()))
+    else:
+        raise StorageError(
+            f"unsupported database {backend!r} in {safe_url(url)}: use sqlite:/// or postgresql://"
+        )
+    return url
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _sqlite_connect_options(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    # Let SQLAlchemy (the "begin" hook below) own transactions: pysqlite's own BEGIN is
+    # deferred, and a deferred transaction that later writes fails with SQLITE_BUSY at once
+    # (no busy wait) when another process committed meanwhile.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    # The busy timeout first, so the WAL switch waits for concurrent starters.
+    cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA journal_mode = WAL")
+    # NORMAL is durable in WAL mode except for the last transactions on power loss.
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock up front, so they queue on busy_timeout instead of failing;
+    # reads (Store._read) stay deferred and never block writers in WAL mode.
+    if conn.get_execution_options().get("awssec_readonly"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_store_engine(url: URL) -> Engine:
+    """An engine tuned for the backend: WAL + busy timeout for SQLite, a checked pool for PG."""
+    if url.get_backend_name() == "sqlite":
+        if _is_memory(url):
+            engine = create_engine(
+                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        else:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                url,
+                # Cheap local connections; a small pool per process is plenty.
+                pool_size=5,
+                max_overflow=5,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            )
+        event.listen(engine, "connect", _sqlite_connect_options)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(
+        url,
+        # Heroku and managed PG drop idle connections; pre_ping + recycle hide that.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        # Each gunicorn worker has its own pool: keep it small (Heroku plans cap connections).
+        pool_size=int(os.environ.get("AWSSEC_DB_POOL_SIZE", "3")),
+        max_overflow=int(os.environ.get("AWSSEC_DB_MAX_OVERFLOW", "5")),
+        pool_timeout=30,
+        connect_args={"connect_timeout": 10, "application_name": "awssec"},
+    )

@@ -1,0 +1,371 @@
+"""Store: records answers, votes and comments, de-duplicates events, purges old records."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot import guard
+from bot.storage import schema
+from bot.storage.engine import create_store_engine, default_sqlite_path, normalize_url, safe_url
+from bot.storage.errors import StorageError, UnknownAnswerError
+from bot.storage.schema import answers, comments, events, votes
+
+__all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "MAX_TEXT_CHARS",
+    "AnswerRow",
+    "Store",
+    "retention_days_from_env",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = 90
+MAX_TEXT_CHARS = 4000
+PURGE_INTERVAL_SECONDS = 3600
+_MAX_ID_CHARS = 64
+_MAX_KEY_CHARS = 255
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the convention of every timestamp column."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def retention_days_from_env() -> int:
+    """``$AWSSEC_RETENTION_DAYS`` (a whole number of days, at least 1), default 90."""
+    raw = os.environ.get("AWSSEC_RETENTION_DAYS", "").strip()
+    if not raw:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        days = int(raw)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise StorageError(
+            f"AWSSEC_RETENTION_DAYS must be a whole number of days, at least 1 (got {raw!r})"
+        )
+    return days
+
+
+def _clean_text(value: str) -> str:
+    # Redact before capping: a cut could split a key and hide it from the guard.
+    return guard.redact(value)[:MAX_TEXT_CHARS]
+
+
+def _clip(value: str | None) -> str | None:
+    return None if value is None else str(value)[:_MAX_ID_CHARS]
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    id: int
+    created_at: datetime
+    question: str
+    topic_ids: list[str]
+    suggestion_ids: list[str]
+    confidence: float
+    is_miss: bool
+    surface: str
+
+
+class Store:
+    """All reads and writes of awssec's records. Thread-safe; one per process.
+
+    After a fork (gunicorn preload), call :meth:`dispose` in the child so it opens its own
+    connections.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retention_days: int | None = None,
+        auto_purge: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.retention_days = (
+            retention_days if retention_days is not None else retention_days_from_env()
+        )
+        self.auto_purge = auto_purge
+        self._next_purge = 0.0
+        self._purge_lock = threading.Lock()
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | URL | None = None,
+        *,
+        retention_days: int | None = None,
+        auto_purge: bool = True,
+    ) -> Store:
+        """Open (and create or upgrade) the database at ``url``, ``$DATABASE_URL`` or the default
+        SQLite file; purge records past retention.
+
+        Raises StorageError (one line, no password) for a bad URL or an unreachable database.
+        """
+        raw = url if url is not None else os.environ.get("DATABASE_URL", "").strip() or None
+        if raw is None:
+            parsed = URL.create("sqlite", database=str(default_sqlite_path()))
+        else:
+            parsed = normalize_url(raw)
+        try:
+            engine = create_store_engine(parsed)
+        except (ImportError, SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"cannot open {safe_url(parsed)}: {_first_line(exc)}") from None
+        try:
+            schema.migrate(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StorageError(
+                f"cannot use database {safe_url(parsed)}: {_first_line(exc)}"
+            ) from None
+        store = cls(engine, retention_days=retention_days, auto_purge=auto_purge)
+        store._maybe_purge()
+        return store
+
+    @property
+    def url(self) -> str:
+        """The database URL with the password hidden, for logs and `awssec check`."""
+        return safe_url(self.engine.url)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def record_answer(
+        self,
+        *,
+        question: str,
+        topic_ids: list[str],
+        suggestion_ids: list[str],
+        confidence: float,
+        team_id: str | None,
+        user_id: str | None,
+        channel_id: str | None,
+        surface: str,
+    ) -> int:
+        """Record an answer (no topic ids = a miss) and return its id for the feedback buttons."""
+        values = {
+            "created_at": utcnow(),
+            "question": _clean_text(question),
+            "topic_ids": [str(t) for t in topic_ids],
+            "suggestion_ids": [str(s) for s in suggestion_ids],
+            "confidence": float(confidence),
+            "is_miss": not topic_ids,
+            "team_id": _clip(team_id),
+            "user_id": _clip(user_id),
+            "channel_id": _clip(channel_id),
+            "surface": str(surface)[:32],
+        }
+        with self.engine.begin() as conn:
+            result = conn.execute(answers.insert().values(**values))
+            answer_id = int(result.inserted_primary_key[0])
+        self._maybe_purge()
+        return answer_id
+
+    def record_vote(
+        self,
+        *,
+        answer_id: int,
+        team_id: str | None,
+        user_id: str,
+        channel_id: str | None,
+        helpful: bool,
+    ) -> None:
+        """Record a user's vote on an answer; a later click by the same user replaces it.
+
+        Raises UnknownAnswerError when the answer does not exist (e.g. purged).
+        """
+        now = utcnow()
+        stmt = self._insert(votes).values(
+            answer_id=int(answer_id),
+            team_id=_clip(team_id),
+            user_id=_clip(user_id),
+            channel_id=_clip(channel_id),
+            helpful=bool(helpful),
+            created_at=now,
+            updated_at=now,
+        )
+        # The upsert is one atomic statement on both backends: two clicks racing each other
+        # cannot produce two rows or a unique-violation error.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[votes.c.answer_id, votes.c.user_id],
+            set_={
+                "helpful": stmt.excluded.helpful,
+                "updated_at": stmt.excluded.updated_at,
+                "team_id": stmt.excluded.team_id,
+                "channel_id": stmt.excluded.channel_id,
+            },
+        )
+        self._write_for_answer(stmt, answer_id)
+
+    def record_comment(self, *, answer_id: int, user_id: str, comment: str) -> None:
+        """Record the optional "Not helpful" comment (redacted and capped like questions)."""
+        stmt = comments.insert().values(
+            answer_id=int(answer_id),
+            user_id=_clip(user_id),
+            comment=_clean_text(comment),
+            created_at=utcnow(),
+        )
+        self._write_for_answer(stmt, answer_id)
+
+    def _write_for_answer(self, stmt: Insert, answer_id: int) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
+        except IntegrityError:
+            # Only the foreign key can fail here: the answer is gone or never existed.
+            raise UnknownAnswerError(f"no answer with id {answer_id}") from None
+        self._maybe_purge()
+
+    def claim_event(self, key: str, ttl_seconds: int = 600) -> bool:
+        """True exactly once per ``key`` among all processes while the claim is live.
+
+        Slack retries deliveries and several workers may receive the same event; the first
+        caller to insert the key wins. An expired claim can be won again.
+        """
+        if len(key) > _MAX_KEY_CHARS:
+            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+        now = utcnow()
+        stmt = self._insert(events).values(key=key, expires_at=now + timedelta(seconds=ttl_seconds))
+        # On conflict, take over the row only if the old claim has expired. Under concurrency
+        # PostgreSQL re-checks the WHERE against the committed row, so exactly one wins.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[events.c.key],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=events.c.expires_at <= now,
+        )
+        # RETURNING rather than rowcount: drivers disagree on rowcount for upserts.
+        stmt = stmt.returning(events.c.key)
+        with self.engine.begin() as conn:
+            won = conn.execute(stmt).first() is not None
+        return won
+
+    # --- retention ----------------------------------------------------------------------------
+
+    def purge(self, retention_days: int) -> int:
+        """Delete answers (with their votes and comments) older than ``retention_days`` days and
+        expired event claims. Returns the number of answers, votes and comments deleted."""
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        now = utcnow()
+        cutoff = now - timedelta(days=retention_days)
+        old_ids = select(answers.c.id).where(answers.c.created_at < cutoff)
+        deleted = 0
+        with self.engine.begin() as conn:
+            # Explicit child deletes: do not rely on ON DELETE CASCADE (SQLite needs a pragma).
+            deleted += conn.execute(delete(votes).where(votes.c.answer_id.in_(old_ids))).rowcount
+            deleted += conn.execute(
+                delete(comments).where(comments.c.answer_id.in_(old_ids))
+            ).rowcount
+            deleted += conn.execute(delete(answers).where(answers.c.created_at < cutoff)).rowcount
+            conn.execute(delete(events).where(events.c.expires_at < now))
+        return deleted
+
+    def _maybe_purge(self) -> None:
+        """Purge at start-up and then at most once an hour; a clock check per write."""
+        if not self.auto_purge or time.monotonic() < self._next_purge:
+            return
+        if not self._purge_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+            deleted = self.purge(self.retention_days)
+            if deleted:
+                log.info(
+                    "storage: purged %d records older than %d days", deleted, self.retention_days
+                )
+        except SQLAlchemyError as exc:
+            # Another process purging at the same moment may deadlock us: it will be retried.
+            log.warning("storage: purge failed: %s", _first_line(exc))
+        finally:
+            self._purge_lock.release()
+
+    # --- reads (reports) ----------------------------------------------------------------------
+
+    def _read(self) -> Connection:
+        # A read-only connection: on SQLite it begins DEFERRED, so reports never hold the
+        # write lock that writers queue on.
+        return self.engine.connect().execution_options(awssec_readonly=True)
+
+    def answers_since(self, since: datetime, until: datetime | None = None) -> list[AnswerRow]:
+        """Answers recorded at or after ``since`` (naive UTC or aware), oldest first."""
+        stmt = select(answers).where(answers.c.created_at >= _naive_utc(since))
+        if until is not None:
+            stmt = stmt.where(answers.c.created_at < _naive_utc(until))
+        stmt = stmt.order_by(answers.c.id)
+        with self._read() as conn:
+            return [
+                AnswerRow(
+                    id=row.id,
+                    created_at=row.created_at,
+                    question=row.question,
+                    topic_ids=list(row.topic_ids or []),
+                    suggestion_ids=list(row.suggestion_ids or []),
+                    confidence=row.confidence,
+                    is_miss=bool(row.is_miss),
+                    surface=row.surface,
+                )
+                for row in conn.execute(stmt)
+            ]
+
+    def votes_since(self, since: datetime) -> list[tuple[int, bool]]:
+        """(answer_id, helpful) for votes on answers recorded since ``since``."""
+        stmt = (
+            select(votes.c.answer_id, votes.c.helpful)
+            .join(answers, answers.c.id == votes.c.answer_id)
+            .where(answers.c.created_at >= _naive_utc(since))
+        )
+        with self._read() as conn:
+            return [(int(a), bool(h)) for a, h in conn.execute(stmt)]
+
+    def comments_since(self, since: datetime) -> list[tuple[int, str, datetime]]:
+        """(answer_id, comment, created_at) for comments on answers recorded since ``since``."""
+        stmt = (
+            select(comments.c.answer_id, comments.c.comment, comments.c.created_at)
+            .join(answers, answers.c.id == comments.c.answer_id)
+            .where(answers.c.created_at >= _naive_utc(since))
+            .order_by(comments.c.id)
+        )
+        with self._read() as conn:
+            return [(int(a), c, t) for a, c, t in conn.execute(stmt)]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table, for checks and tests."""
+        out: dict[str, Any] = {}
+        with self._read() as conn:
+            for table in (answers, votes, comments, events):
+                out[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return out
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    # SQLAlchemy appends the SQL and a docs link; keep the driver's own first line.
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__

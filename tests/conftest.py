@@ -1,0 +1,63 @@
+"""Fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.matcher import Matcher
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge(REPO / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def matcher(kb: KnowledgeBase) -> Matcher:
+    return Matcher(kb)
+
+
+def topic_yaml(topic_id: str = "demo", **overrides: object) -> str:
+    """One valid topic as YAML text, with fields replaced or removed (value None)."""
+    fields: dict[str, object] = {
+        "id": topic_id,
+        "name": f"Demo {topic_id}",
+        "aliases": [f"{topic_id} alias"],
+        "category": "Data protection",
+        "summary": "A demo topic used by tests.",
+        "facts": ["It exists only in tests."],
+        "questions": [f"what is {topic_id}?"],
+        "related": [],
+        "url": "https://docs.aws.amazon.com/demo/",
+    }
+    fields.update(overrides)
+    lines = [f"  - id: {fields.pop('id')}"]
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            rendered = "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        else:
+            rendered = f'"{value}"' if isinstance(value, str) else str(value)
+        lines.append(f"    {key}: {rendered}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def write_knowledge(tmp_path: Path):
+    """Write `{filename: text}` into a fresh folder and return the folder."""
+
+    def write(files: dict[str, str]) -> Path:
+        folder = tmp_path / "knowledge"
+        folder.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+        return folder
+
+    return write

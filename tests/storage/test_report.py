@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.storage import Store, build_report, format_report, format_summary, parse_since
+from bot.storage.report import cluster_questions, normalize_question
+
+MISSES = [
+    ("How do I enable GuardDuty?", ["guardduty"]),
+    ("how to enable guardduty", ["guardduty", "securityhub"]),
+    ("enable GuardDuty please!", ["guardduty"]),
+    ("What does Macie cost?", ["macie"]),
+    ("macie cost", ["macie"]),
+    ("s3", ["s3-encryption"]),
+    ("Can I use s3 object lock for WORM compliance?", ["s3-object-lock"]),
+]
+
+
+def seed(store: Store) -> dict[str, int]:
+    ids = {}
+    for question, suggestions in MISSES:
+        store.record_answer(
+            question=question,
+            topic_ids=[],
+            suggestion_ids=suggestions,
+            confidence=0.2,
+            team_id="T1",
+            user_id="U1",
+            channel_id="C1",
+            surface="mention",
+        )
+    for i, topics in enumerate([["kms"], ["kms"], ["kms", "iam"], ["iam"], ["cloudtrail"]]):
+        ids[f"a{i}"] = store.record_answer(
+            question=f"question {i}",
+            topic_ids=topics,
+            suggestion_ids=[],
+            confidence=0.9,
+            team_id="T1",
+            user_id="U1",
+            channel_id="C1",
+            surface="dm",
+        )
+    votes = [("a0", "U1", False), ("a0", "U2", False), ("a1", "U1", True), ("a2", "U1", False)]
+    votes += [("a3", "U1", True), ("a3", "U2", True)]
+    for key, user, helpful in votes:
+        store.record_vote(
+            answer_id=ids[key], team_id="T1", user_id=user, channel_id="C1", helpful=helpful
+        )
+    store.record_comment(answer_id=ids["a0"], user_id="U1", comment="talks about KMS, I asked ACM")
+    return ids
+
+
+def test_report_contents(store: Store) -> None:
+    seed(store)
+    report = build_report(store, timedelta(days=7))
+    assert report.answers == 12 and report.misses == 7
+    assert (report.helpful, report.not_helpful) == (3, 3)
+
+    top = report.missed[0]
+    assert top.count == 3 and "guardduty" in top.example.lower()
+    assert top.suggestions[0] == ("guardduty", 3)
+    assert report.missed[1].count == 2 and "macie" in report.missed[1].example.lower()
+    # "s3" must not swallow the unrelated longer S3 question.
+    assert sorted(c.count for c in report.missed) == [1, 1, 2, 3]
+
+    worst = report.most_not_helpful[0]
+    assert (worst.topic_id, worst.not_helpful, worst.helpful) == ("kms", 3, 1)
+    iam = next(t for t in report.helpfulness if t.topic_id == "iam")
+    assert (iam.helpful, iam.not_helpful, iam.ratio) == (2, 1, pytest.approx(2 / 3))
+    assert [(t.topic_id, t.answers) for t in report.busiest] == [
+        ("kms", 3),
+        ("iam", 2),
+        ("cloudtrail", 1),
+    ]
+    assert report.comments[0].comment.startswith("talks about KMS")
+
+
+def test_report_window(store: Store) -> None:
+    seed(store)
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert build_report(store, future).answers == 0
+    assert build_report(store, datetime.now(UTC) - timedelta(hours=1)).answers == 12
+
+
+def test_formats(store: Store) -> None:
+    seed(store)
+    report = build_report(store, parse_since("7d"))
+    table = format_report(report, "table")
+    assert "Top missed questions" in table and "guardduty" in table.lower()
+    assert "Busiest topics" in table and "kms" in table
+    assert "*" not in table and "`" not in table  # plain text, no Slack mrkdwn
+
+    data = json.loads(format_report(report, "json"))
+    assert data["misses"] == 7 and data["missed"][0]["count"] == 3
+    assert data["missed"][0]["suggestions"][0] == {"id": "guardduty", "count": 3}
+
+    parsed = list(csv.DictReader(io.StringIO(format_report(report, "csv"))))
+    sections = {row["section"] for row in parsed}
+    assert sections == {"missed", "not_helpful", "helpfulness", "busiest"}
+
+    summary = format_summary(report)
+    assert len(summary.splitlines()) <= 10 and "GuardDuty" in summary
+
+    with pytest.raises(ValueError, match="table, json or csv"):
+        format_report(report, "xml")  # type: ignore[arg-type]
+
+
+def test_empty_report(store: Store) -> None:
+    report = build_report(store, timedelta(days=1))
+    assert "0 answers" in format_report(report, "table")
+    assert json.loads(format_report(report, "json"))["missed"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7d", timedelta(days=7)),
+        ("24h", timedelta(hours=24)),
+        ("30m", timedelta(minutes=30)),
+        ("2w", timedelta(weeks=2)),
+        (" 7D ", timedelta(days=7)),
+    ],
+)
+def test_parse_since(text: str, expected: timedelta) -> None:
+    assert parse_since(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "7", "d7", "7y", "0d", "-1d", "1.5d", "99999999999d"])
+def test_parse_since_rejects(text: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_since(text)
+    assert "\n" not in str(info.value)
+
+
+def test_normalize_and_cluster_without_database() -> None:
+    assert normalize_question("How do I rotate <@U123> my KEYS?") == "rotate key"
+    assert normalize_question("[REDACTED AWS access key id] leaked") == "leaked"
+    clusters = cluster_questions([(q, s) for q, s in MISSES])
+    assert [c.count for c in clusters][:2] == [3, 2]
+    assert cluster_questions([]) == []

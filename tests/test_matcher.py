@@ -1,0 +1,127 @@
+"""The matcher: questions as people type them in Slack, to topics with a confidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.evaluation import evaluate, load_questions
+from bot.knowledge import load_knowledge
+from bot.matcher import AnswerKind, Matcher
+from bot.matcher.matcher import ANSWER_THRESHOLD
+from tests.conftest import REPO, topic_yaml
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("which service finds PII?", "macie"),
+        ("what can discover sensitive data in my buckets", "macie"),
+        ("who is responsible for patching the OS?", "shared-responsibility"),
+        ("gaurdduty", "guardduty"),
+        ("how does secrets manger rotation work", "secrets-manager"),
+        ("does sheild protect against ddos", "shield"),
+        ("macie", "macie"),
+        ("hey bot, quick q: where do I keep db creds?", "secrets-manager"),
+        ("<@U123ABC> which service finds pii <#C123|general> :wave:", "macie"),
+        ("see <https://example.com/x|cloudtrail> for details", "cloudtrail"),
+    ],
+)
+def test_answers_the_right_topic(matcher, question, expected):
+    answer = matcher.match(question)
+    assert answer.kind is AnswerKind.TOPIC
+    assert answer.topic_ids == [expected]
+    assert ANSWER_THRESHOLD <= answer.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what's the weather?", "how do I resize an EC2 instance?", "best pizza near the office"],
+)
+def test_refuses_questions_no_topic_answers(matcher, question):
+    answer = matcher.match(question)
+    assert answer.kind is AnswerKind.NO_MATCH
+    assert answer.topics == ()
+    assert len(answer.suggestions) <= 3
+    assert 0.0 <= answer.confidence < ANSWER_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("KMS vs CloudHSM", {"kms", "cloudhsm"}),
+        ("difference between GuardDuty and Detective", {"guardduty", "detective"}),
+    ],
+)
+def test_comparisons_answer_both_topics(matcher, question, expected):
+    answer = matcher.match(question)
+    assert answer.kind is AnswerKind.COMPARISON
+    assert set(answer.topic_ids) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("hi", "greeting"),
+        ("thanks!", "thanks"),
+        ("thank you so much bot", "thanks"),
+        ("help", "help"),
+    ],
+)
+def test_small_talk_gets_a_canned_reply_and_no_topic(matcher, question, kind):
+    answer = matcher.match(question)
+    assert answer.kind is AnswerKind.SMALL_TALK
+    assert answer.small_talk == kind
+    assert answer.topics == ()
+
+
+@pytest.mark.parametrize("question", ["", "   ", "<@U123ABC>", ":wave: :tada:"])
+def test_nothing_to_match(matcher, question):
+    assert matcher.match(question).kind is AnswerKind.EMPTY
+
+
+def test_a_40kb_message_is_answered_not_rejected(matcher):
+    answer = matcher.match("which service finds PII? " + "lorem ipsum " * 3500)
+    assert answer.kind in (AnswerKind.TOPIC, AnswerKind.NO_MATCH)
+    assert 0.0 <= answer.confidence <= 1.0
+
+
+def test_close_runner_up_is_offered_as_did_you_mean(write_knowledge):
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("alpha", keywords=["widget inventory"], related=["beta"])
+            + topic_yaml("beta", keywords=["widget catalogue"], related=["alpha"])
+        }
+    )
+    answer = Matcher(load_knowledge(folder)).match("widget")
+    assert answer.topics and answer.suggestions
+    assert {answer.topic_ids[0], answer.suggestion_ids[0]} == {"alpha", "beta"}
+
+
+def test_matching_comes_from_the_knowledge_synonyms_and_typos(write_knowledge):
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("vault", name="Zorblax Vault", keywords=["stores passwords"])
+            + topic_yaml("other", name="Frobnicator", keywords=["spins turbines"]),
+            "s.yaml": "synonyms:\n  pw: [passwords]\n",
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+    assert matcher.match("zorblax").topic_ids == ["vault"]
+    assert matcher.match("zorblx vault").topic_ids == ["vault"]  # typo corrected
+    assert matcher.match("where are pw stored").topic_ids == ["vault"]  # synonym expanded
+    assert matcher.match("frobnicator or zorblax vault, what's the difference?").kind is (
+        AnswerKind.COMPARISON
+    )
+    assert matcher.match("what's the weather").topics == ()
+
+
+def test_public_evaluation_set_meets_the_floors(kb, matcher):
+    questions = load_questions(REPO / "tests" / "questions.yaml", kb)
+    assert len(questions) >= 200
+    assert sum(not q.in_scope for q in questions) >= 40
+    result = evaluate(matcher, questions)
+    misses = "\n".join(result.report_lines())
+    assert result.accuracy >= 0.95, misses
+    assert result.refusal_rate >= 0.95, misses
