@@ -21,18 +21,19 @@ from rapidfuzz.distance import OSA
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer, AnswerKind
 from bot.matcher.index import MIN_CORRECTABLE_LENGTH, TopicIndex, build_index, pair_term
-from bot.matcher.normalize import COMPARISON_WORDS, STOPWORDS, stem, words
+from bot.matcher.normalize import COMPARISON_WORDS, is_filler, stem, words
 from bot.matcher.smalltalk import detect_small_talk
 
 COVERAGE_WEIGHT = 0.35  # share of the question the topic explains
 STRENGTH_WEIGHT = 0.3  # how much evidence in absolute terms (long questions carry more)
-NAMING_WEIGHT = 0.2  # the question names the topic
-PARAPHRASE_WEIGHT = 0.15  # fuzzy similarity to the topic's example questions
+NAMING_WEIGHT = 0.1  # the question names the topic
+PARAPHRASE_WEIGHT = 0.05  # fuzzy similarity to the topic's example questions
+NAMING_SPLIT = 1.0  # naming n topics gives each 1/n**NAMING_SPLIT of the naming signal
 # Evidence at which strength reaches 63%, as a share of the rarest word's weight, so that
 # scores mean the same in a knowledge base of 30 topics or 3,000.
 EVIDENCE_SCALE = 0.85
 
-ANSWER_THRESHOLD = 0.5  # below this the bot does not claim an answer
+ANSWER_THRESHOLD = 0.45  # below this the bot does not claim an answer
 SUGGEST_THRESHOLD = 0.25  # close enough to offer as "did you mean"
 CLOSE_MARGIN = 0.08  # a runner-up this close to the winner is named as "did you mean"
 MAX_SUGGESTIONS = 3
@@ -62,7 +63,7 @@ class Matcher:
         if small_talk:
             return Answer(question=question, kind=AnswerKind.SMALL_TALK, small_talk=small_talk)
 
-        content = [w for w in all_words if w not in STOPWORDS and w not in COMPARISON_WORDS]
+        content = [w for w in all_words if not is_filler(w) and w not in COMPARISON_WORDS]
         groups, sequence = self._groups(content)
         if not groups:
             return Answer(question=question, kind=AnswerKind.NO_MATCH)
@@ -80,20 +81,27 @@ class Matcher:
         query_text = " ".join(sequence)
         scores = {
             t: self._score(
-                evidence.get(t, 0.0), total_weight, t in named, self._paraphrase(query_text, t)
+                evidence.get(t, 0.0),
+                total_weight,
+                # Naming several services ("send GuardDuty and Macie findings to one place")
+                # says less about each of them.
+                1.0 / len(named) ** NAMING_SPLIT if t in named else 0.0,
+                self._paraphrase(query_text, t),
             )
             for t in shortlist
         }
         ranked = sorted(scores, key=lambda t: (-scores[t], t))
         return self._decide(question, all_words, ranked, scores, named)
 
-    def _score(self, evidence: float, total_weight: float, named: bool, paraphrase: float) -> float:
+    def _score(
+        self, evidence: float, total_weight: float, naming: float, paraphrase: float
+    ) -> float:
         coverage = evidence / total_weight if total_weight else 0.0
         strength = 1.0 - math.exp(-evidence / (EVIDENCE_SCALE * self.index.max_idf))
         return (
             COVERAGE_WEIGHT * coverage
             + STRENGTH_WEIGHT * strength
-            + NAMING_WEIGHT * (1.0 if named else 0.0)
+            + NAMING_WEIGHT * naming
             + PARAPHRASE_WEIGHT * paraphrase
         )
 
@@ -113,6 +121,8 @@ class Matcher:
             sequence.extend(primary)
             if key in seen:
                 continue
+            if len(primary) == 1 and len(primary[0]) <= 2 and not self._known(primary):
+                continue  # "rn", "k", "db?" typed in passing: too short to mean anything
             seen.add(key)
             weight = max(
                 (self._idf(stems) for stems, _ in alternatives if self._known(stems)),
@@ -145,10 +155,10 @@ class Matcher:
         alternatives: list[tuple[tuple[str, ...], float]] = [((stem(word),), 1.0)]
         spelled = word
         if word not in index.known_words and (word,) not in index.synonyms:
-            corrected = self._correct(word)
-            if corrected:
-                spelled = corrected
-                guess = ((stem(corrected),), CORRECTED_TRUST)
+            correction = self._correct(word)
+            if correction:
+                spelled, distance = correction
+                guess = ((stem(spelled),), CORRECTED_TRUST**distance)
                 # A known stem stays the first reading; an unknown word yields to the correction.
                 if stem(word) in index.idf:
                     alternatives.append(guess)
@@ -158,10 +168,12 @@ class Matcher:
             alternatives.append((expansion, SYNONYM_TRUST))
         return 1, alternatives
 
-    def _correct(self, word: str) -> str | None:
+    def _correct(self, word: str) -> tuple[str, int] | None:
+        """The closest known word and its edit distance, if the typo is a plausible one."""
         if len(word) < MIN_CORRECTABLE_LENGTH or word.isdigit():
             return None
-        max_edits = 1 if len(word) <= 5 else 2
+        # Two edits only in long words: "weather" is not a typo of "gather".
+        max_edits = 1 if len(word) < 8 else 2
         best: tuple[str, int] | None = None
         for length in range(len(word) - max_edits, len(word) + max_edits + 1):
             candidates = self.index.vocabulary_by_length.get(length)
@@ -171,8 +183,10 @@ class Matcher:
                 word, candidates, scorer=OSA.distance, score_cutoff=max_edits
             )
             if found and (best is None or found[1] < best[1]):
-                best = (found[0], found[1])
-        return best[0] if best else None
+                best = (found[0], int(found[1]))
+        if best and best[1] > 1 and best[0][0] != word[0]:
+            return None  # people rarely mistype the first letter *and* something else
+        return best
 
     def _known(self, stems: tuple[str, ...]) -> bool:
         return all(s in self.index.idf for s in stems)

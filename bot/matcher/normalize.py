@@ -40,11 +40,14 @@ STOPWORDS = frozenset(
     such sure t team tell than thank thanks that thats the their them then there these
     they thing things think this those though thru to too tool tools try trying u uh um
     under up us use used using ve very via wanna want wanted wants was way we well were
-    what whats when where whether which while who whom whose why will with within
+    what whats when where whether which while whom whose why will with within
     without wonder wondering would wow y ya yeah yes yet you your yours yo amazonaws
-    service services aws's feature features option options offering product
+    service services aws's feature features option options offering product details detail
+    info link links
     """.split()
 )
+
+_STOPWORD_STEMS: frozenset[str] = frozenset()  # filled in below, once stem() exists
 
 # Words that turn "A and B" into a request to compare A with B.
 COMPARISON_WORDS = frozenset(
@@ -83,7 +86,14 @@ _DOUBLE_KEEP = frozenset("lsz")
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A small, aggressive suffix stemmer: rotate/rotation/rotating all become 'rotat'."""
+    """A small, aggressive suffix stemmer: rotate/rotation/rotating all become 'rotat'.
+
+    Applied twice so that a word and its inflections land together ("ddosed" and "ddos").
+    """
+    return _strip_suffix(_strip_suffix(word))
+
+
+def _strip_suffix(word: str) -> str:
     if len(word) <= 3 or word.isdigit():
         return word
     for suffix, replacement in _SUFFIXES:
@@ -117,6 +127,14 @@ def words(text: str) -> list[str]:
     return [w for w in _NON_WORD.split(text) if w]
 
 
+def is_filler(word: str) -> bool:
+    """A stop word, or an inflection of one ("helps", "wanted")."""
+    return word in STOPWORDS or stem(word) in _STOPWORD_STEMS
+
+
 def content_words(text: str) -> list[str]:
     """Words of `text` without filler (stop words)."""
-    return [w for w in words(text) if w not in STOPWORDS]
+    return [w for w in words(text) if not is_filler(w)]
+
+
+_STOPWORD_STEMS = frozenset(stem(w) for w in STOPWORDS)
