@@ -1,0 +1,7 @@
+"""`python -m bot.slack`: the same as `awssec serve` with the default knowledge."""
+
+import sys
+
+from bot.slack.runtime import serve
+
+sys.exit(serve(None))

@@ -1,0 +1,84 @@
+"""Claim-once keys: one reply per event across Slack retries and double deliveries.
+
+Slack retries an event (same `event_id`, with `X-Slack-Retry-Num`) when an ack is slow or
+lost, and a mention in a DM can arrive both as `app_mention` and as `message` (same channel
+and `ts`). Listeners `claim` both keys and reply only when both claims are new.
+
+`MemoryDeduplicator` is per process: run the web server as one process (threads for
+concurrency), which is the default in `bot.slack.gunicorn_conf`. A database-backed
+implementation (bot/storage) makes several workers or dynos safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+# Slack gives up retrying after about 5 minutes; keep keys a little longer.
+DEFAULT_TTL_SECONDS = 600.0
+DEFAULT_MAX_KEYS = 100_000
+
+
+@runtime_checkable
+class Deduplicator(Protocol):
+    def claim(self, key: str) -> bool:
+        """True the first time `key` is claimed (within the TTL), False afterwards."""
+        ...
+
+
+class MemoryDeduplicator:
+    """Thread-safe in-memory claims that expire after `ttl` seconds."""
+
+    def __init__(
+        self,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.max_keys = max_keys
+        self._clock = clock
+        self._claims: OrderedDict[str, float] = OrderedDict()  # key -> expiry, oldest first
+        self._lock = threading.Lock()
+
+    def claim(self, key: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            self._expire(now)
+            if key in self._claims:
+                return False
+            self._claims[key] = now + self.ttl
+            # A flood of distinct keys must not grow memory without bound.
+            while len(self._claims) > self.max_keys:
+                self._claims.popitem(last=False)
+            return True
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire(self._clock())
+            return len(self._claims)
+
+    def _expire(self, now: float) -> None:
+        # Keys are inserted with a constant TTL, so expiry order is insertion order.
+        while self._claims:
+            key, expiry = next(iter(self._claims.items()))
+            if expiry > now:
+                break
+            del self._claims[key]
+
+
+def event_key(event_id: str) -> str:
+    return f"event:{event_id}"
+
+
+def message_key(channel: str, ts: str) -> str:
+    return f"message:{channel}:{ts}"
+
+
+def claim_all(dedup: Deduplicator, keys: list[str]) -> bool:
+    """Claim every key (no short-circuit, so a later delivery finds all of them taken)."""
+    results = [dedup.claim(key) for key in keys]
+    return all(results)

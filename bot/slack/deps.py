@@ -1,0 +1,39 @@
+"""What listeners need beyond Bolt's own arguments, handed to them through `context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.knowledge.model import KnowledgeBase
+from bot.matcher.answer import Answer
+from bot.slack.dedup import Deduplicator
+
+CONTEXT_KEY = "awssec"
+
+
+class AnswerSource(Protocol):
+    """What the Slack layer uses of `bot.matcher.service.AnswerService`."""
+
+    @property
+    def knowledge(self) -> KnowledgeBase: ...
+
+    def answer(self, question: str) -> Answer: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Deps:
+    service: AnswerSource
+    dedup: Deduplicator
+
+    # Bolt deep-copies `context` for every lazy listener; these are shared, long-lived
+    # objects (a matcher index, a lock-guarded cache), so the "copy" is the object itself.
+    def __copy__(self) -> Deps:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Deps:
+        return self
+
+
+def deps_of(context: Any) -> Deps:
+    return context[CONTEXT_KEY]

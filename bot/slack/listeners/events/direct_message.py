@@ -1,0 +1,34 @@
+"""Messages in the bot's DM: answer right there."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext, Say
+
+from bot.rendering.blocks import render_message
+from bot.slack.deps import deps_of
+from bot.slack.replies import first_delivery, is_human_message, send, strip_bot_mention
+
+
+def is_direct_message(event: dict[str, Any]) -> bool:
+    return event.get("channel_type") == "im" and is_human_message(event)
+
+
+def handle_direct_message(
+    event: dict[str, Any],
+    body: dict[str, Any],
+    say: Say,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    deps = deps_of(context)
+    if not first_delivery(deps.dedup, body, event):
+        logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
+        return
+    question = strip_bot_mention(event.get("text") or "", context.bot_user_id)
+    answer = deps.service.answer(question)
+    message = render_message(answer, kb=deps.service.knowledge)
+    # Top-level DMs get top-level replies; a question asked in a DM thread stays there.
+    send(say, logger, "reply to DM", thread_ts=event.get("thread_ts"), **message)

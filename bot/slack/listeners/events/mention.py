@@ -1,0 +1,35 @@
+"""`@awssec question` in a channel: answer in a thread under the question."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext, Say
+
+from bot.rendering.blocks import render_message
+from bot.slack.deps import deps_of
+from bot.slack.replies import first_delivery, is_human_message, send, strip_bot_mention
+
+
+def is_fresh_mention(event: dict[str, Any]) -> bool:
+    return is_human_message(event)
+
+
+def handle_app_mention(
+    event: dict[str, Any],
+    body: dict[str, Any],
+    say: Say,
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    deps = deps_of(context)
+    if not first_delivery(deps.dedup, body, event):
+        logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
+        return
+    question = strip_bot_mention(event.get("text") or "", context.bot_user_id)
+    answer = deps.service.answer(question)
+    message = render_message(answer, kb=deps.service.knowledge)
+    # A mention inside a thread is answered in that thread; otherwise start one.
+    thread_ts = event.get("thread_ts") or event.get("ts")
+    send(say, logger, "reply to mention", thread_ts=thread_ts, **message)

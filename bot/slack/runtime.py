@@ -1,0 +1,73 @@
+"""`awssec serve`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on gunicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+
+from bot.slack.settings import Settings, SettingsError, configure_logging
+
+log = logging.getLogger(__name__)
+
+# The same command as the Procfile's `web:` line.
+GUNICORN_ARGS = ["--config", "python:bot.slack.gunicorn_conf", "bot.slack.wsgi:application"]
+
+
+def serve(knowledge_path: str | None) -> int:
+    """Run the Slack app until interrupted; the exit status for the CLI."""
+    try:
+        settings = Settings.from_env(knowledge_path=knowledge_path)
+    except SettingsError as exc:
+        print(f"awssec: {exc}", file=sys.stderr)
+        return 2
+    if settings.socket_mode:
+        return serve_socket_mode(settings)
+    return exec_gunicorn(settings)
+
+
+def serve_socket_mode(settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.knowledge import KnowledgeError
+    from bot.matcher.service import AnswerService
+    from bot.slack.app import create_app
+
+    configure_logging(settings)
+    try:
+        service = AnswerService(settings.knowledge_path)
+    except KnowledgeError as exc:
+        print(f"awssec: cannot load the knowledge:\n{exc}", file=sys.stderr)
+        return 1
+    kb = service.knowledge
+    app = create_app(settings, service)
+    log.info("awssec Socket Mode: %d topics, knowledge version %s", len(kb), kb.version)
+    handler = SocketModeHandler(app, app_token=settings.app_token)
+    # Platforms stop workers with SIGTERM (Heroku, systemd, docker): close the socket cleanly.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        handler.start()  # blocks; reconnects by itself
+    except KeyboardInterrupt:
+        log.info("shutting down")
+    finally:
+        handler.close()
+    return 0
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def exec_gunicorn(settings: Settings) -> int:
+    """Replace this process with gunicorn, so signals and exit codes are gunicorn's."""
+    env = dict(os.environ)
+    if settings.knowledge_path:
+        # gunicorn workers build the app from the environment.
+        env["AWSSEC_KNOWLEDGE"] = settings.knowledge_path
+    # This interpreter's gunicorn, not whichever one comes first on PATH.
+    argv = [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(argv[0], argv, env)
+    return 0  # not reached

@@ -1,0 +1,480 @@
+"""Test doubles for Slack: a recording Web API server, a request signer, payload builders,
+and a launcher for the real HTTP server from the Procfile.
+
+Shared by tests/slack/conftest.py and bench/load_http.py. Everything listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+REPO = Path(__file__).resolve().parents[2]
+KNOWLEDGE = REPO / "tests" / "slack" / "knowledge"
+BOT_USER_ID = "UAWSSECBOT"
+BOT_ID = "BAWSSECBOT"
+TEAM_ID = "T0TEST"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-1111-2222-SECRETbottoken"
+APP_TOKEN = "xapp-1-A111-3333-SECRETapptoken"
+
+
+# ---------------------------------------------------------------- fake Web API
+
+
+@dataclass
+class Call:
+    method: str  # "chat.postMessage", or "response_url" for posts to a response URL
+    path: str
+    params: dict[str, Any]  # form/query parameters merged with the JSON body
+    headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def token(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        return auth.removeprefix("Bearer ") or self.params.get("token")
+
+
+class FakeSlackAPI:
+    """A Slack Web API on 127.0.0.1 that records every call and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.ws_url: str | None = None  # what apps.connections.open hands out
+        self._failures: dict[str, list[tuple[int, float]]] = {}
+        self._cond = threading.Condition()
+        self._ts = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/api/"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # -- lifecycle
+
+    def start(self) -> FakeSlackAPI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> FakeSlackAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting and inspection
+
+    def response_url(self, name: str = "r") -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def fail(self, method: str, statuses: list[int], retry_after: float = 1) -> None:
+        """The next len(statuses) calls to `method` get these HTTP statuses (429 → Retry-After)."""
+        with self._cond:
+            self._failures.setdefault(method, []).extend((s, retry_after) for s in statuses)
+
+    def clear_failures(self) -> None:
+        with self._cond:
+            self._failures.clear()
+
+    def reset(self) -> None:
+        with self._cond:
+            self.calls.clear()
+            self._failures.clear()
+
+    def find(self, method: str | None = None, **match: Any) -> list[Call]:
+        with self._cond:
+            calls = list(self.calls)
+        return [
+            c
+            for c in calls
+            if (method is None or c.method == method)
+            and all(c.params.get(k) == v for k, v in match.items())
+        ]
+
+    def wait_for(
+        self, method: str, count: int = 1, timeout: float = 10.0, **match: Any
+    ) -> list[Call]:
+        """Calls matching, once there are at least `count` (or whatever arrived by `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.find(method, **match)
+            remaining = deadline - time.monotonic()
+            if len(found) >= count or remaining <= 0:
+                return found
+            with self._cond:
+                self._cond.wait(min(remaining, 0.05))
+
+    # -- request handling
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length).decode("utf-8") if length else ""
+        path, _, query = handler.path.partition("?")
+        params: dict[str, Any] = dict(parse_qsl(query))
+        content_type = handler.headers.get("Content-Type", "")
+        if raw:
+            if "json" in content_type or raw.lstrip().startswith("{"):
+                try:
+                    params.update(json.loads(raw))
+                except ValueError:
+                    params["_raw"] = raw
+            else:
+                params.update(parse_qsl(raw, keep_blank_values=True))
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+
+        if path.startswith("/response/"):
+            method = "response_url"
+        elif path.startswith("/api/"):
+            method = path[len("/api/") :]
+        else:
+            self._reply(handler, 404, {"ok": False, "error": "unknown_path"})
+            return
+
+        with self._cond:
+            self.calls.append(Call(method, path, params, headers))
+            script = self._failures.get(method)
+            failure = script.pop(0) if script else None
+            self._cond.notify_all()
+
+        if failure is not None:
+            status, retry_after = failure
+            extra = {"Retry-After": str(int(retry_after))} if status == 429 else {}
+            error = "ratelimited" if status == 429 else "internal_error"
+            self._reply(handler, status, {"ok": False, "error": error}, extra)
+            return
+        if method == "response_url":
+            self._reply(handler, 200, None)
+            return
+        self._reply(handler, 200, self._result(method, params))
+
+    def _result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "awssec",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.ws_url or "ws://127.0.0.1:9/"}
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            with self._cond:
+                self._ts += 1
+                ts = f"1700000000.{self._ts:06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts, "message_ts": ts}
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V1", "type": "home"}}
+        return {"ok": True}
+
+    @staticmethod
+    def _reply(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        payload: dict[str, Any] | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        body = b"ok" if payload is None else json.dumps(payload).encode()
+        handler.send_response(status)
+        content_type = "text/plain" if payload is None else "application/json; charset=utf-8"
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+# ---------------------------------------------------------------- signing and payloads
+
+
+def sign(
+    body: str,
+    secret: str = SIGNING_SECRET,
+    timestamp: int | None = None,
+    content_type: str = "application/json",
+) -> dict[str, str]:
+    """Headers exactly as Slack sends them: v0 HMAC-SHA256 over `v0:{ts}:{body}`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+    }
+
+
+_counter = iter(range(1, 10**9))
+
+
+def unique(prefix: str = "") -> str:
+    return f"{prefix}{os.getpid()}{next(_counter):06d}"
+
+
+def event_body(event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0TEST",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or unique("Ev"),
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+def mention_event(
+    text: str, channel: str = "C0GENERAL", ts: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "app_mention",
+        "user": "U0ASKER",
+        "text": f"<@{BOT_USER_ID}> {text}",
+        "ts": ts or f"1700000001.{next(_counter):06d}",
+        "channel": channel,
+        "event_ts": ts or "1700000001.000001",
+        **extra,
+    }
+
+
+def dm_event(text: str, channel: str = "D0DM", ts: str | None = None, **extra: Any) -> dict:
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U0ASKER",
+        "text": text,
+        "ts": ts or f"1700000002.{next(_counter):06d}",
+        "channel": channel,
+        "event_ts": ts or "1700000002.000001",
+        **extra,
+    }
+
+
+def command_body(text: str, response_url: str, channel: str = "C0GENERAL") -> str:
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": TEAM_ID,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": "U0ASKER",
+            "user_name": "asker",
+            "command": "/awssec",
+            "text": text,
+            "api_app_id": "A0TEST",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+
+
+def action_payload(
+    action_id: str,
+    value: str,
+    *,
+    channel: str = "C0GENERAL",
+    response_url: str,
+    ephemeral: bool = False,
+    message_ts: str = "1700000003.000001",
+    thread_ts: str | None = None,
+    url: str | None = None,
+) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": "b1",
+        "text": {"type": "plain_text", "text": "x"},
+        "action_ts": "1700000004.000001",
+    }
+    if value:
+        action["value"] = value
+    if url:
+        action["url"] = url
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U0CLICKER", "username": "clicker", "team_id": TEAM_ID},
+        "api_app_id": "A0TEST",
+        "token": "legacy",
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        },
+        "trigger_id": "1.2.3",
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "channel": {"id": channel, "name": "general"},
+        "response_url": response_url,
+        "actions": [action],
+    }
+    if not ephemeral:
+        message: dict[str, Any] = {"type": "message", "ts": message_ts, "bot_id": BOT_ID}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        payload["message"] = message
+    return payload
+
+
+def interactivity_body(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload)})
+
+
+# ---------------------------------------------------------------- HTTP client
+
+
+@dataclass
+class Reply:
+    status: int
+    body: str
+    elapsed: float
+
+
+def post(url: str, body: str, headers: dict[str, str], timeout: float = 10.0) -> Reply:
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            text = response.read().decode()
+            return Reply(response.status, text, time.perf_counter() - started)
+    except urllib.error.HTTPError as exc:
+        return Reply(exc.code, exc.read().decode(), time.perf_counter() - started)
+
+
+def get(url: str, timeout: float = 5.0) -> Reply:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return Reply(response.status, response.read().decode(), time.perf_counter() - started)
+    except urllib.error.HTTPError as exc:
+        return Reply(exc.code, exc.read().decode(), time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- the real server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def procfile_command(process: str) -> str:
+    for line in (REPO / "Procfile").read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if sep and name.strip() == process:
+            return command.strip()
+    raise LookupError(f"no {process}: line in the Procfile")
+
+
+def server_env(api_base_url: str, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AWSSEC_", "WEB_"))}
+    # The venv's console scripts (gunicorn, awssec), as on a host where they are on PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_BASE_URL=api_base_url,
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v != ""}
+
+
+class ServerProcess:
+    """A Procfile process run as a subprocess, output captured to a file."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.command = command
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        # Run outside the checkout so a developer's own .env can never leak into a test.
+        self.proc = subprocess.Popen(
+            command, env=env, cwd=log_path.parent, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def output(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+
+def start_web(
+    api_base_url: str, log_path: Path, *, timeout: float = 30.0, **env_overrides: str
+) -> tuple[ServerProcess, str]:
+    """Start the Procfile's `web:` command on a free port; wait for /healthz."""
+    port = free_port()
+    env = server_env(api_base_url, PORT=str(port), **env_overrides)
+    command = shlex.split(os.path.expandvars(procfile_command("web").replace("$PORT", str(port))))
+    server = ServerProcess(command, env, log_path)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"web server exited early:\n{server.output()}")
+        try:
+            if get(f"{base}/healthz", timeout=1).status == 200:
+                return server, base
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"web server did not become healthy:\n{server.output()}")

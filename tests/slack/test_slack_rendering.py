@@ -1,0 +1,207 @@
+"""Block Kit rendering: content, escaping and Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from bot.knowledge.model import KnowledgeBase, Topic
+from bot.matcher.answer import Answer, AnswerKind
+from bot.rendering.blocks import (
+    ACTION_OPEN_DOCS,
+    ACTION_SHARE,
+    ACTION_SHOW_TOPIC,
+    MAX_MESSAGE_BLOCKS,
+    MAX_VIEW_BLOCKS,
+    action_id_pattern,
+    decode_answer,
+    encode_answer,
+    render_blocks,
+    render_catalogue_blocks,
+    render_list_blocks,
+    render_message,
+)
+from bot.rendering.mrkdwn import escape_mrkdwn, truncate
+
+
+def all_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in all_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in all_strings(v)]
+    return []
+
+
+def buttons(blocks: list[dict]) -> list[dict]:
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def assert_within_limits(blocks: list[dict], max_blocks: int = MAX_MESSAGE_BLOCKS) -> None:
+    assert len(blocks) <= max_blocks
+    action_ids = []
+    for block in blocks:
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        if block["type"] == "section":
+            assert 0 < len(block["text"]["text"]) <= 3000
+        if block["type"] == "actions":
+            assert len(block["elements"]) <= 25
+            for button in block["elements"]:
+                assert len(button["text"]["text"]) <= 75
+                assert len(button.get("value", "")) <= 2000
+                action_ids.append(button["action_id"])
+    assert len(action_ids) == len(set(action_ids)), "action ids must be unique in a message"
+
+
+def test_escape_mrkdwn_makes_pings_inert() -> None:
+    assert escape_mrkdwn("<!channel> & <@U123> <!here>") == (
+        "&lt;!channel&gt; &amp; &lt;@U123&gt; &lt;!here&gt;"
+    )
+
+
+def test_truncate_is_clean() -> None:
+    assert truncate("short", 10) == "short"
+    cut = truncate("word " * 100, 50)
+    assert len(cut) <= 50 and cut.endswith("…") and not cut.endswith(" …")
+    # Never leaves half an escape sequence behind.
+    assert truncate("a" * 8 + "&amp;" + "b" * 10, 11) == "a" * 8 + "…"
+
+
+def test_topic_answer(slack_kb: KnowledgeBase) -> None:
+    macie = slack_kb.get("macie")
+    answer = Answer("which service finds PII?", AnswerKind.TOPIC, (macie,), confidence=0.9)
+    blocks = render_blocks(answer, kb=slack_kb)
+    assert blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Amazon Macie", "emoji": True},
+    }
+    text = json.dumps(blocks)
+    assert "machine learning &amp; pattern matching" in text
+    assert "Works on Amazon S3 only." in text
+    docs, *related = buttons(blocks)
+    assert docs["url"] == macie.url and action_id_pattern(ACTION_OPEN_DOCS).match(docs["action_id"])
+    assert [b["value"] for b in related] == ["guardduty", "kms"]
+    assert [b["text"]["text"] for b in related] == [
+        "Amazon GuardDuty",
+        "AWS Key Management Service (KMS)",
+    ]
+    assert all(action_id_pattern(ACTION_SHOW_TOPIC).match(b["action_id"]) for b in related)
+    assert not any(b["action_id"] == ACTION_SHARE for b in buttons(blocks))
+    assert_within_limits(blocks)
+
+
+def test_knowledge_text_is_escaped(slack_kb: KnowledgeBase) -> None:
+    answer = Answer("guardduty", AnswerKind.TOPIC, (slack_kb.get("guardduty"),))
+    message = render_message(answer, kb=slack_kb)
+    for text in [message["text"], *all_strings(message["blocks"])]:
+        assert "<!channel>" not in text and "<@U999>" not in text
+    assert "&lt;!channel&gt;" in json.dumps(message["blocks"])
+
+
+def test_shareable_answer_has_share_button_that_round_trips(slack_kb: KnowledgeBase) -> None:
+    answer = Answer(
+        "kms or hsm?",
+        AnswerKind.TOPIC,
+        (slack_kb.get("kms"),),
+        (slack_kb.get("cloudhsm"),),
+        0.5,
+    )
+    blocks = render_blocks(answer, kb=slack_kb, shareable=True)
+    share = [b for b in buttons(blocks) if b["action_id"] == ACTION_SHARE]
+    assert len(share) == 1
+    decoded = decode_answer(share[0]["value"], slack_kb)
+    assert decoded is not None
+    assert decoded.topic_ids == ["kms"] and decoded.suggestion_ids == ["cloudhsm"]
+    assert decoded.question == "kms or hsm?"
+    # "Did you mean" offers the suggestion as a topic button.
+    assert "cloudhsm" in [b.get("value") for b in buttons(blocks)]
+    assert_within_limits(blocks)
+
+
+def test_share_value_fits_even_for_huge_questions(slack_kb: KnowledgeBase) -> None:
+    answer = Answer('"quoted" ' * 1000, AnswerKind.TOPIC, (slack_kb.get("kms"),))
+    value = encode_answer(answer)
+    assert len(value) <= 2000
+    assert decode_answer(value, slack_kb).topic_ids == ["kms"]
+    assert decode_answer("not json", slack_kb) is None
+    assert decode_answer('{"k": "topic", "t": ["gone"]}', slack_kb) is None
+
+
+def test_asked_by_uses_user_id_and_escapes_question(slack_kb: KnowledgeBase) -> None:
+    answer = Answer("<!channel> which finds PII?", AnswerKind.TOPIC, (slack_kb.get("macie"),))
+    message = render_message(answer, kb=slack_kb, asked_by="U0ASKER")
+    first = message["blocks"][0]["elements"][0]["text"]
+    assert first.startswith("<@U0ASKER> asked:") and "&lt;!channel&gt;" in first
+    assert message["text"].startswith("<@U0ASKER> asked:")
+    # Something that is not a user id is never turned into a mention.
+    injected = render_message(answer, kb=slack_kb, asked_by="!channel")
+    assert "<!channel>" not in json.dumps(injected)
+
+
+def test_comparison_shows_both(slack_kb: KnowledgeBase) -> None:
+    topics = (slack_kb.get("kms"), slack_kb.get("cloudhsm"))
+    blocks = render_blocks(Answer("kms vs hsm", AnswerKind.COMPARISON, topics), kb=slack_kb)
+    headers = [b["text"]["text"] for b in blocks if b["type"] == "header"]
+    assert headers == ["AWS Key Management Service (KMS)", "AWS CloudHSM"]
+    assert_within_limits(blocks)
+
+
+def test_no_match_echoes_escaped_question_and_offers_suggestions(slack_kb: KnowledgeBase) -> None:
+    answer = Answer(
+        "<!here> what about <@U1>?", AnswerKind.NO_MATCH, suggestions=(slack_kb.get("macie"),)
+    )
+    message = render_message(answer, kb=slack_kb)
+    dumped = json.dumps(message)
+    assert "<!here>" not in dumped and "<@U1>" not in dumped
+    assert "&lt;!here&gt;" in dumped
+    assert [b["value"] for b in buttons(message["blocks"])] == ["macie"]
+
+
+def test_small_talk_and_empty(slack_kb: KnowledgeBase) -> None:
+    for answer in (
+        Answer("hi", AnswerKind.SMALL_TALK, small_talk="greeting"),
+        Answer("help", AnswerKind.SMALL_TALK, small_talk="help"),
+        Answer("", AnswerKind.EMPTY),
+    ):
+        message = render_message(answer, kb=slack_kb, shareable=True)
+        assert message["text"] and message["blocks"]
+        assert not buttons(message["blocks"])  # nothing to share or click
+        assert_within_limits(message["blocks"])
+
+
+def test_long_content_is_trimmed_within_limits(slack_kb: KnowledgeBase) -> None:
+    base = slack_kb.get("macie")
+    giant = replace(
+        base,
+        name="N" * 400,
+        summary="S" * 5000,
+        facts=(*(f"fact {i} " + "x" * 900 for i in range(200)), "y" * 4000),
+    )
+    topics = tuple(replace(giant, id=f"t{i}") for i in range(5))
+    for answer in (
+        Answer("q", AnswerKind.TOPIC, (giant,), topics),
+        Answer("q", AnswerKind.COMPARISON, topics),
+    ):
+        blocks = render_blocks(answer, shareable=True)
+        assert_within_limits(blocks)
+        assert blocks[-1]["elements"][0]["action_id"] == ACTION_SHARE  # the footer survives
+        assert "trimmed" in json.dumps(blocks)
+        assert len(render_message(answer)["text"]) <= 3000
+
+
+def test_list_and_catalogue(slack_kb: KnowledgeBase) -> None:
+    listing = render_list_blocks(slack_kb)
+    assert_within_limits(listing)
+    assert "Amazon Macie" in json.dumps(listing) and "Keys and certificates" in json.dumps(listing)
+    home = render_catalogue_blocks(slack_kb)
+    assert_within_limits(home, MAX_VIEW_BLOCKS)
+    assert "AWS CloudHSM" in json.dumps(home)
+
+
+def test_huge_catalogue_fits_a_home_view() -> None:
+    topic = Topic("t", "Topic", (), "Cat", "s", ("f",), (), (), "https://x.example.com")
+    topics = tuple(replace(topic, id=f"t{i}", category=f"Category {i}") for i in range(300))
+    home = render_catalogue_blocks(KnowledgeBase(topics=topics))
+    assert_within_limits(home, MAX_VIEW_BLOCKS)
