@@ -89,13 +89,16 @@ def test_close_runner_up_is_offered_as_did_you_mean(write_knowledge):
     folder = write_knowledge(
         {
             "t.yaml": "topics:\n"
-            + topic_yaml("alpha", keywords=["widget inventory"], related=["beta"])
-            + topic_yaml("beta", keywords=["widget catalogue"], related=["alpha"])
+            + topic_yaml("alpha", keywords=["widget inventory tracking"])
+            + topic_yaml("beta", keywords=["widget inventory counting"])
+            + topic_yaml("gamma", keywords=["turbine blades"])
+            + topic_yaml("delta", keywords=["solar panels"])
         }
     )
-    answer = Matcher(load_knowledge(folder)).match("widget")
-    assert answer.topics and answer.suggestions
+    answer = Matcher(load_knowledge(folder)).match("widget inventory")
+    assert answer.kind is AnswerKind.TOPIC
     assert {answer.topic_ids[0], answer.suggestion_ids[0]} == {"alpha", "beta"}
+    assert "gamma" not in answer.suggestion_ids
 
 
 def test_matching_comes_from_the_knowledge_synonyms_and_typos(write_knowledge):

@@ -25,15 +25,15 @@ from bot.matcher.normalize import COMPARISON_WORDS, is_filler, stem, words
 from bot.matcher.smalltalk import detect_small_talk
 
 COVERAGE_WEIGHT = 0.35  # share of the question the topic explains
-STRENGTH_WEIGHT = 0.3  # how much evidence in absolute terms (long questions carry more)
+STRENGTH_WEIGHT = 0.4  # how much evidence in absolute terms (long questions carry more)
 NAMING_WEIGHT = 0.1  # the question names the topic
 PARAPHRASE_WEIGHT = 0.05  # fuzzy similarity to the topic's example questions
 NAMING_SPLIT = 1.0  # naming n topics gives each 1/n**NAMING_SPLIT of the naming signal
 # Evidence at which strength reaches 63%, as a share of the rarest word's weight, so that
 # scores mean the same in a knowledge base of 30 topics or 3,000.
-EVIDENCE_SCALE = 0.85
+EVIDENCE_SCALE = 1.2
 
-ANSWER_THRESHOLD = 0.45  # below this the bot does not claim an answer
+ANSWER_THRESHOLD = 0.5  # below this the bot does not claim an answer
 SUGGEST_THRESHOLD = 0.25  # close enough to offer as "did you mean"
 CLOSE_MARGIN = 0.08  # a runner-up this close to the winner is named as "did you mean"
 MAX_SUGGESTIONS = 3

@@ -40,14 +40,14 @@ STOPWORDS = frozenset(
     such sure t team tell than thank thanks that thats the their them then there these
     they thing things think this those though thru to too tool tools try trying u uh um
     under up us use used using ve very via wanna want wanted wants was way we well were
-    what whats when where whether which while whom whose why will with within
+    what whats when where whether which while whom why will with within
     without wonder wondering would wow y ya yeah yes yet you your yours yo amazonaws
     service services aws's feature features option options offering product details detail
-    info link links
+    info helps helped helping asks asked says tells told tried tries wondered thinking
+    dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent havent
+    hasnt youre theyre lets heres theres whos ill youll weve
     """.split()
 )
-
-_STOPWORD_STEMS: frozenset[str] = frozenset()  # filled in below, once stem() exists
 
 # Words that turn "A and B" into a request to compare A with B.
 COMPARISON_WORDS = frozenset(
@@ -128,13 +128,9 @@ def words(text: str) -> list[str]:
 
 
 def is_filler(word: str) -> bool:
-    """A stop word, or an inflection of one ("helps", "wanted")."""
-    return word in STOPWORDS or stem(word) in _STOPWORD_STEMS
+    return word in STOPWORDS
 
 
 def content_words(text: str) -> list[str]:
     """Words of `text` without filler (stop words)."""
     return [w for w in words(text) if not is_filler(w)]
-
-
-_STOPWORD_STEMS = frozenset(stem(w) for w in STOPWORDS)
