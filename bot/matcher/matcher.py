@@ -39,6 +39,7 @@ CLOSE_MARGIN = 0.08  # a runner-up this close to the winner is named as "did you
 MAX_SUGGESTIONS = 3
 PARAPHRASE_CANDIDATES = 8  # topics that get the (costlier) fuzzy paraphrase score
 CORRECTED_TRUST = 0.9
+MAX_CACHED_CORRECTIONS = 50_000
 SYNONYM_TRUST = 0.85
 
 
@@ -54,6 +55,7 @@ class Matcher:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.index: TopicIndex = build_index(kb)
+        self._corrections: dict[str, tuple[str, int] | None] = {}
 
     def match(self, question: str) -> Answer:
         all_words = words(question)
@@ -172,6 +174,13 @@ class Matcher:
         """The closest known word and its edit distance, if the typo is a plausible one."""
         if len(word) < MIN_CORRECTABLE_LENGTH or word.isdigit():
             return None
+        if word not in self._corrections:
+            if len(self._corrections) >= MAX_CACHED_CORRECTIONS:
+                self._corrections.clear()  # bounded: pasted junk must not grow memory
+            self._corrections[word] = self._closest_known(word)
+        return self._corrections[word]
+
+    def _closest_known(self, word: str) -> tuple[str, int] | None:
         # Two edits only in long words: "weather" is not a typo of "gather".
         max_edits = 1 if len(word) < 8 else 2
         best: tuple[str, int] | None = None
