@@ -78,7 +78,8 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(name, 0, f"cannot read file: {exc}"))
             continue
-        digest.update(name.encode() + b"\0" + raw)
+        # File names, not paths: copies of the same knowledge report the same version.
+        digest.update(file.name.encode() + b"\0" + raw)
         document = _parse(name, text, problems)
         if document is None:
             continue

@@ -21,6 +21,17 @@ from bot.rendering.text import render_text
 ACTION_SHOW_TOPIC = "awssec_show_topic"  # value: a topic id
 ACTION_SHARE = "awssec_share"  # value: `encode_answer(answer)`
 ACTION_OPEN_DOCS = "awssec_open_docs"  # a URL button; Slack still sends an action to ack
+ACTION_FEEDBACK_HELPFUL = "awssec_feedback_helpful"  # value: the recorded answer's id
+ACTION_FEEDBACK_NOT_HELPFUL = "awssec_feedback_not_helpful"  # value: the recorded answer's id
+
+# Block ids of the feedback area, so a vote can swap it in place and keep the rest.
+FEEDBACK_BLOCK_ID = "awssec_feedback"
+FEEDBACK_NOTE_BLOCK_ID = "awssec_feedback_note"
+# The "Not helpful" comment modal.
+VIEW_FEEDBACK_COMMENT = "awssec_feedback_comment"
+COMMENT_BLOCK_ID = "awssec_comment"
+COMMENT_ACTION_ID = "comment"
+MAX_COMMENT_CHARS = 2000
 
 SLASH_COMMAND = "/awssec"
 
@@ -179,12 +190,13 @@ def render_blocks(
     asked_by: str | None = None,
     shareable: bool = False,
     kb: KnowledgeBase | None = None,
+    answer_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Block Kit for `answer`.
 
     `asked_by` (a Slack user id from Slack's payload) adds "asked by" with the question;
     `shareable` adds the "Share in channel" button (for ephemeral answers); `kb` resolves
-    related topic ids to names.
+    related topic ids to names; `answer_id` (the recorded answer) adds the feedback buttons.
     """
     ids = _Ids()
     blocks: list[dict[str, Any]] = []
@@ -222,6 +234,8 @@ def render_blocks(
     if shareable and answer.kind in (AnswerKind.TOPIC, AnswerKind.COMPARISON) and answer.topics:
         share = _button("Share in channel", ACTION_SHARE, value=encode_answer(answer))
         footer = _actions([share])
+    if answer_id is not None:
+        footer += feedback_blocks(answer_id)
     return _fit(blocks, footer, MAX_MESSAGE_BLOCKS)
 
 
@@ -241,11 +255,183 @@ def render_message(
     asked_by: str | None = None,
     shareable: bool = False,
     kb: KnowledgeBase | None = None,
+    answer_id: int | None = None,
 ) -> dict[str, Any]:
     """`text` + `blocks`, ready to pass to chat.postMessage, say() or respond()."""
+    blocks = render_blocks(
+        answer, asked_by=asked_by, shareable=shareable, kb=kb, answer_id=answer_id
+    )
+    return {"text": render_fallback_text(answer, asked_by=asked_by, kb=kb), "blocks": blocks}
+
+
+# ---------------------------------------------------------------- feedback
+
+
+def feedback_blocks(answer_id: int) -> list[dict[str, Any]]:
+    """The "Helpful" / "Not helpful" buttons under an answer (value: the answer id)."""
+    value = str(int(answer_id))
+    return [
+        {
+            "type": "actions",
+            "block_id": FEEDBACK_BLOCK_ID,
+            "elements": [
+                _button("👍 Helpful", ACTION_FEEDBACK_HELPFUL, value=value),
+                _button("👎 Not helpful", ACTION_FEEDBACK_NOT_HELPFUL, value=value),
+            ],
+        }
+    ]
+
+
+def feedback_thanks_blocks(answer_id: int, user_id: str | None, helpful: bool) -> list[dict]:
+    """What replaces the feedback buttons after a vote: thanks, and a button to change it."""
+    who = f", <@{user_id}>" if user_id and _USER_ID.match(user_id) else ""
+    verdict = "helpful" if helpful else "not helpful"
+    other, action = (
+        ("not helpful", ACTION_FEEDBACK_NOT_HELPFUL)
+        if helpful
+        else ("helpful", ACTION_FEEDBACK_HELPFUL)
+    )
+    note = _context(f"Thanks{who}! Marked {verdict}.")
+    note["block_id"] = FEEDBACK_NOTE_BLOCK_ID
+    change = {
+        "type": "actions",
+        "block_id": FEEDBACK_BLOCK_ID,
+        "elements": [_button(f"Change to {other}", action, value=str(int(answer_id)))],
+    }
+    return [note, change]
+
+
+def replace_feedback(
+    blocks: list[dict[str, Any]], replacement: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`blocks` with the feedback area (buttons or thanks) swapped for `replacement`.
+
+    The other blocks are kept as they are; with no feedback area, `replacement` is appended.
+    """
+    feedback_ids = (FEEDBACK_BLOCK_ID, FEEDBACK_NOTE_BLOCK_ID)
+    out: list[dict[str, Any]] = []
+    placed = False
+    for block in blocks:
+        if block.get("block_id") in feedback_ids:
+            if not placed:
+                out += replacement
+                placed = True
+            continue
+        out.append(block)
+    if not placed:
+        out = _fit(out, replacement, MAX_MESSAGE_BLOCKS)
+    return out
+
+
+def comment_modal(answer_id: int) -> dict[str, Any]:
+    """The optional comment asked for after "Not helpful" (answer id in private_metadata)."""
     return {
-        "text": render_fallback_text(answer, asked_by=asked_by, kb=kb),
-        "blocks": render_blocks(answer, asked_by=asked_by, shareable=shareable, kb=kb),
+        "type": "modal",
+        "callback_id": VIEW_FEEDBACK_COMMENT,
+        "private_metadata": json.dumps({"answer_id": int(answer_id)}),
+        "title": {"type": "plain_text", "text": "Not helpful"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Skip"},
+        "blocks": [
+            _section("Thanks for telling me. What were you looking for? (optional)"),
+            {
+                "type": "input",
+                "block_id": COMMENT_BLOCK_ID,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Comment"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": COMMENT_ACTION_ID,
+                    "multiline": True,
+                    "max_length": MAX_COMMENT_CHARS,
+                    "placeholder": {
+                        "type": "plain_text",
+                        "text": "e.g. I wanted to know how to rotate KMS keys",
+                    },
+                },
+            },
+            _context("Please don't paste credentials or other secrets here."),
+        ],
+    }
+
+
+def comment_answer_id(view: dict[str, Any]) -> int | None:
+    """The answer id `comment_modal` stored in the view, or None if unusable."""
+    try:
+        answer_id = json.loads(view.get("private_metadata") or "")["answer_id"]
+        return int(answer_id)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def comment_text(view: dict[str, Any]) -> str:
+    """The submitted comment ("" when left empty)."""
+    values = (view.get("state") or {}).get("values") or {}
+    field = (values.get(COMMENT_BLOCK_ID) or {}).get(COMMENT_ACTION_ID) or {}
+    return str(field.get("value") or "").strip()
+
+
+# ---------------------------------------------------------------- credential guard
+
+
+def secret_warning_blocks(kinds: list[str], links: list[tuple[str, str]]) -> list[dict]:
+    """The private warning for a question that contained credentials (never the secret)."""
+    what = _join_kinds(kinds)
+    lines = [
+        f":warning: *Your message contains what looks like {escape_mrkdwn(what)}.*",
+        "Treat it as compromised: rotate or revoke it right away, and delete your message "
+        "(I can't delete it for you). I haven't repeated it anywhere and I stored your "
+        "question only with it removed.",
+    ]
+    blocks: list[dict[str, Any]] = [_section("\n".join(lines))]
+    buttons = [
+        _button(truncate(label, MAX_BUTTON_TEXT), f"{ACTION_OPEN_DOCS}:{n}", url=url)
+        for n, (label, url) in enumerate(links, start=1)
+    ]
+    if buttons:
+        blocks += _actions(buttons)
+    return blocks
+
+
+def secret_warning_text(kinds: list[str], links: list[tuple[str, str]]) -> str:
+    what = _join_kinds(kinds)
+    docs = " ".join(f"{label}: {url}" for label, url in links)
+    text = (
+        f"Your message contains what looks like {what}. Rotate or revoke it right away and "
+        f"delete your message. {docs}"
+    )
+    return truncate(escape_mrkdwn(text), MAX_FALLBACK_TEXT)
+
+
+def _join_kinds(kinds: list[str]) -> str:
+    named = [f"{'an' if k[:1].lower() in 'aeiou' else 'a'} {k}" for k in dict.fromkeys(kinds)]
+    if len(named) <= 1:
+        return named[0] if named else "a credential"
+    return ", ".join(named[:-1]) + " and " + named[-1]
+
+
+# ---------------------------------------------------------------- reports
+
+
+def report_message(summary: str) -> dict[str, Any]:
+    """`/awssec report`: the plain-text summary, shown verbatim (no mrkdwn)."""
+    chunks, current = [], ""
+    for line in summary.splitlines():
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > MAX_SECTION and current:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    blocks = [
+        {"type": "section", "text": {"type": "plain_text", "text": truncate(c, MAX_SECTION)}}
+        for c in chunks
+    ]
+    return {
+        "text": truncate(escape_mrkdwn(summary), MAX_FALLBACK_TEXT),
+        "blocks": _fit(blocks, [], MAX_MESSAGE_BLOCKS),
     }
 
 

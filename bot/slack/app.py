@@ -6,16 +6,19 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.client import create_client
-from bot.slack.dedup import Deduplicator, MemoryDeduplicator
+from bot.slack.dedup import Deduplicator, MemoryDeduplicator, StoreDeduplicator
 from bot.slack.deps import CONTEXT_KEY, AnswerSource, Deps
 from bot.slack.listeners import register_listeners
 from bot.slack.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.storage import Store
 
 # Threads running lazy listeners (matching + Web API calls). A reply takes ~1 ms, so four
 # keep up with 500 events/s; more threads mostly add GIL contention with the ack path.
@@ -28,12 +31,19 @@ def create_app(
     settings: Settings,
     service: AnswerSource,
     *,
+    store: Store | None = None,
     dedup: Deduplicator | None = None,
     client: WebClient | None = None,
     listener_executor: Executor | None = None,
 ) -> App:
-    """A Bolt app answering with `service`, ready for HTTP or Socket Mode."""
-    deps = Deps(service=service, dedup=dedup if dedup is not None else MemoryDeduplicator())
+    """A Bolt app answering with `service`, ready for HTTP or Socket Mode.
+
+    `store` records answers and feedback and (unless `dedup` is given) de-duplicates events
+    across processes; without it nothing is recorded and de-duplication is in memory.
+    """
+    if dedup is None:
+        dedup = StoreDeduplicator(store) if store is not None else MemoryDeduplicator()
+    deps = Deps(service=service, dedup=dedup, store=store, admins=settings.admins)
     app = App(
         client=client or create_client(settings),
         signing_secret=settings.signing_secret,

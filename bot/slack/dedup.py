@@ -4,18 +4,24 @@ Slack retries an event (same `event_id`, with `X-Slack-Retry-Num`) when an ack i
 lost, and a mention in a DM can arrive both as `app_mention` and as `message` (same channel
 and `ts`). Listeners `claim` both keys and reply only when both claims are new.
 
-`MemoryDeduplicator` is per process: run the web server as one process (threads for
-concurrency), which is the default in `bot.slack.gunicorn_conf`. A database-backed
-implementation (bot/storage) makes several workers or dynos safe.
+`StoreDeduplicator` (what the servers use) claims keys in the database, so a retry that
+lands on another gunicorn worker or another dyno is still answered once. `MemoryDeduplicator`
+is per process: for unit tests, and the fallback while the database is unreachable.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from bot.storage import Store
+
+log = logging.getLogger(__name__)
 
 # Slack gives up retrying after about 5 minutes; keep keys a little longer.
 DEFAULT_TTL_SECONDS = 600.0
@@ -68,6 +74,32 @@ class MemoryDeduplicator:
             if expiry > now:
                 break
             del self._claims[key]
+
+
+class StoreDeduplicator:
+    """Claims in the database (`Store.claim_event`): one winner among all processes.
+
+    If the database cannot be reached the claim falls back to memory (per process): a
+    retry might then be answered twice, which beats not answering at all.
+    """
+
+    def __init__(self, store: Store, ttl: float = DEFAULT_TTL_SECONDS) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.fallback = MemoryDeduplicator(ttl)
+
+    def claim(self, key: str) -> bool:
+        try:
+            return self.store.claim_event(key, ttl_seconds=int(self.ttl))
+        except Exception as exc:  # any database failure: degrade, keep serving
+            log.error("event de-duplication in the database failed (%s); using memory", _one(exc))
+            return self.fallback.claim(key)
+
+
+def _one(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__
 
 
 def event_key(event_id: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer
 from bot.slack.dedup import Deduplicator
+
+if TYPE_CHECKING:
+    from bot.storage import Store
 
 CONTEXT_KEY = "awssec"
 
@@ -25,6 +28,10 @@ class AnswerSource(Protocol):
 class Deps:
     service: AnswerSource
     dedup: Deduplicator
+    # Where answers, votes and comments are recorded; None records nothing (unit tests).
+    store: Store | None = None
+    # Slack user ids allowed to see `/awssec report`.
+    admins: frozenset[str] = field(default_factory=frozenset)
 
     # Bolt deep-copies `context` for every lazy listener; these are shared, long-lived
     # objects (a matcher index, a lock-guarded cache), so the "copy" is the object itself.

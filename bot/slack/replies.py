@@ -1,15 +1,55 @@
-"""Small helpers shared by listeners: mention stripping, bot checks, safe posting."""
+"""Helpers shared by listeners: mention stripping, bot checks, safe posting, answering
+(with recording and the credential guard)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.dedup import Deduplicator, claim_all, event_key, message_key
+from bot import guard
+from bot.knowledge.model import KnowledgeBase
+from bot.matcher.answer import Answer, AnswerKind
+from bot.rendering.blocks import (
+    MAX_MESSAGE_BLOCKS,
+    render_blocks,
+    render_message,
+    secret_warning_blocks,
+    secret_warning_text,
+)
+from bot.slack.dedup import Deduplicator, event_key, message_key
+from bot.slack.deps import Deps
+
+# Where to send someone who pasted a credential: a topic of the knowledge when it has one
+# (first id found wins), else a fixed page.
+_AWS_KEYS_TOPICS = ("iam", "secrets-manager")
+_AWS_KEYS_DOCS = (
+    "Rotating AWS access keys",
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html"
+    "#rotating_access_keys_console",
+)
+_PRIVATE_KEY_TOPICS = ("acm", "kms")
+_PRIVATE_KEY_DOCS = (
+    "AWS Certificate Manager",
+    "https://docs.aws.amazon.com/acm/latest/userguide/acm-overview.html",
+)
+_SLACK_TOKEN_DOCS = ("Rotating Slack tokens", "https://api.slack.com/authentication/rotation")
+_SLACK_WEBHOOK_DOCS = ("Slack incoming webhooks", "https://api.slack.com/messaging/webhooks")
+_GUARD_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, str]]] = {
+    guard.ACCESS_KEY_ID: (_AWS_KEYS_TOPICS, _AWS_KEYS_DOCS),
+    guard.SECRET_ACCESS_KEY: (_AWS_KEYS_TOPICS, _AWS_KEYS_DOCS),
+    guard.SESSION_TOKEN: (_AWS_KEYS_TOPICS, _AWS_KEYS_DOCS),
+    guard.PRIVATE_KEY: (_PRIVATE_KEY_TOPICS, _PRIVATE_KEY_DOCS),
+    guard.SLACK_TOKEN: ((), _SLACK_TOKEN_DOCS),
+    guard.SLACK_WEBHOOK: ((), _SLACK_WEBHOOK_DOCS),
+}
+
+# Answers worth recording (and rating): small talk, help and empty questions are not.
+_RECORDED_KINDS = (AnswerKind.TOPIC, AnswerKind.COMPARISON, AnswerKind.NO_MATCH)
 
 _LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -35,13 +75,20 @@ def is_human_message(event: dict[str, Any]) -> bool:
 
 
 def first_delivery(dedup: Deduplicator, body: dict[str, Any], event: dict[str, Any]) -> bool:
-    """True only for the first delivery of this message (retries and double events lose)."""
-    keys = []
-    if body.get("event_id"):
-        keys.append(event_key(str(body["event_id"])))
+    """True only for the first delivery of this message (retries and double events lose).
+
+    One key per message: its channel and ts, which a Slack retry (same event id) and the
+    `message.im` twin of a DM mention (another event id) share. Claiming one key is a single
+    atomic insert, so two racing deliveries can never both lose (as they could when each
+    won one of two keys). The event id is the key only for events without channel and ts.
+    """
     if event.get("channel") and event.get("ts"):
-        keys.append(message_key(str(event["channel"]), str(event["ts"])))
-    return claim_all(dedup, keys)
+        key = message_key(str(event["channel"]), str(event["ts"]))
+    elif body.get("event_id"):
+        key = event_key(str(body["event_id"]))
+    else:
+        return True
+    return dedup.claim(key)
 
 
 def send(post: Callable[..., Any], logger: logging.Logger, what: str, **kwargs: Any) -> bool:
@@ -57,3 +104,118 @@ def send(post: Callable[..., Any], logger: logging.Logger, what: str, **kwargs: 
         logger.error("Slack API call failed (%s): %s", what, exc)
         return False
     return True
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line about a (database) error, without the SQL or its parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0][:200]}" if lines else type(orig).__name__
+
+
+@dataclass(frozen=True)
+class Where:
+    """Who asked where, from Slack's payload (ids only)."""
+
+    surface: str  # mention, dm, slash, topic_button, share
+    team_id: str | None
+    user_id: str | None
+    channel_id: str | None
+
+
+def record_answer(
+    deps: Deps, answer: Answer, where: Where, logger: logging.Logger, question: str | None = None
+) -> int | None:
+    """Record `answer` (a miss when it has no topics); its id, or None when not recorded.
+
+    Storage trouble is logged and swallowed: the reply is sent whatever the database does.
+    """
+    if deps.store is None or answer.kind not in _RECORDED_KINDS:
+        return None
+    try:
+        return deps.store.record_answer(
+            question=answer.question if question is None else question,
+            topic_ids=answer.topic_ids,
+            suggestion_ids=answer.suggestion_ids,
+            confidence=answer.confidence,
+            team_id=where.team_id,
+            user_id=where.user_id,
+            channel_id=where.channel_id,
+            surface=where.surface,
+        )
+    except Exception as exc:  # never lose the reply because of storage
+        logger.error("could not record an answer (%s): %s", where.surface, describe_error(exc))
+        return None
+
+
+@dataclass(frozen=True)
+class Reply:
+    message: dict[str, Any]  # text + blocks
+    # True when the question held a credential: show it only to the asker (ephemeral).
+    private: bool = False
+
+
+def build_reply(
+    deps: Deps,
+    question: str,
+    where: Where,
+    logger: logging.Logger,
+    *,
+    shareable: bool = False,
+) -> Reply:
+    """Answer `question`, record it, and render it with feedback buttons.
+
+    A question holding a credential gets a private warning instead (and the answer to the
+    rest of the question); the credential is never echoed, stored or logged.
+    """
+    findings = guard.find_secrets(question)
+    if findings:
+        return _guarded_reply(deps, question, findings, where, logger)
+    answer = deps.service.answer(question)
+    kb = deps.service.knowledge
+    answer_id = record_answer(deps, answer, where, logger)
+    return Reply(render_message(answer, kb=kb, shareable=shareable, answer_id=answer_id))
+
+
+def _guarded_reply(
+    deps: Deps,
+    question: str,
+    findings: list[guard.SecretFinding],
+    where: Where,
+    logger: logging.Logger,
+) -> Reply:
+    kinds = [f.kind for f in findings]
+    kb = deps.service.knowledge
+    links = guard_links(kinds, kb)
+    # Match on the question with the secrets cut out ("[REDACTED AWS access key id]" would
+    # itself look like a question about access keys); store the redacted wording.
+    stripped, pos = [], 0
+    for finding in findings:
+        stripped.append(question[pos : finding.start])
+        pos = finding.end
+    stripped.append(question[pos:])
+    answer = deps.service.answer(" ".join(" ".join(stripped).split()))
+    record_answer(deps, answer, where, logger, question=guard.redact(question))
+    logger.warning(
+        "credential guard: %s in a question (%s); warned the asker privately, nothing echoed",
+        ", ".join(dict.fromkeys(kinds)),
+        where.surface,
+    )
+    blocks = secret_warning_blocks(kinds, links)
+    if answer.answered:
+        room = MAX_MESSAGE_BLOCKS - len(blocks) - 1
+        answer_blocks = render_blocks(answer, kb=kb)
+        if len(answer_blocks) <= room:
+            blocks += [{"type": "divider"}, *answer_blocks]
+    return Reply({"text": secret_warning_text(kinds, links), "blocks": blocks}, private=True)
+
+
+def guard_links(kinds: list[str], kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """(label, url) of the docs on rotating each kind of credential, without repeats."""
+    links: dict[str, str] = {}
+    for kind in kinds:
+        topic_ids, fallback = _GUARD_LINKS.get(kind, ((), _AWS_KEYS_DOCS))
+        topic = next((t for t in map(kb.get, topic_ids) if t is not None), None)
+        label, url = (topic.name, topic.url) if topic is not None else fallback
+        links.setdefault(url, label)
+    return [(label, url) for url, label in links.items()]

@@ -7,7 +7,12 @@ import os
 import signal
 import sys
 
-from bot.slack.settings import Settings, SettingsError, configure_logging
+from bot.slack.settings import (
+    KNOWLEDGE_RELOAD_SECONDS,
+    Settings,
+    SettingsError,
+    configure_logging,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +38,27 @@ def serve_socket_mode(settings: Settings) -> int:
     from bot.knowledge import KnowledgeError
     from bot.matcher.service import AnswerService
     from bot.slack.app import create_app
+    from bot.slack.database import open_store
 
     configure_logging(settings)
     try:
-        service = AnswerService(settings.knowledge_path)
+        service = AnswerService(settings.knowledge_path, reload_interval=KNOWLEDGE_RELOAD_SECONDS)
     except KnowledgeError as exc:
         print(f"awssec: cannot load the knowledge:\n{exc}", file=sys.stderr)
         return 1
+    try:
+        store = open_store()
+    except SettingsError as exc:
+        print(f"awssec: {exc}", file=sys.stderr)
+        return 2
     kb = service.knowledge
-    app = create_app(settings, service)
-    log.info("awssec Socket Mode: %d topics, knowledge version %s", len(kb), kb.version)
+    app = create_app(settings, service, store=store)
+    log.info(
+        "awssec Socket Mode: %d topics, knowledge version %s, database %s",
+        len(kb),
+        kb.version,
+        store.url,
+    )
     handler = SocketModeHandler(app, app_token=settings.app_token)
     # Platforms stop workers with SIGTERM (Heroku, systemd, docker): close the socket cleanly.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -52,6 +68,7 @@ def serve_socket_mode(settings: Settings) -> int:
         log.info("shutting down")
     finally:
         handler.close()
+        store.dispose()
     return 0
 
 

@@ -9,13 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bot.guard import RedactingLogFilter
+
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# How often (at most) the servers check the knowledge files for edits.
+KNOWLEDGE_RELOAD_SECONDS = 2.0
 
 _BOT_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]+$")
 _APP_TOKEN = re.compile(r"^xapp-[A-Za-z0-9-]+$")
 _SIGNING_SECRET = re.compile(r"^[A-Za-z0-9]+$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 class SettingsError(ValueError):
@@ -32,6 +37,8 @@ class Settings:
     knowledge_path: str | None = None
     log_level: str = "INFO"
     api_base_url: str = DEFAULT_API_BASE_URL
+    # Slack user ids allowed to run `/awssec report` (AWSSEC_ADMINS, comma-separated).
+    admins: frozenset[str] = frozenset()
 
     @property
     def socket_mode(self) -> bool:
@@ -102,6 +109,8 @@ class Settings:
             # slack_sdk joins the method name straight onto the base URL.
             api_base_url += "/"
 
+        admins = parse_admins(env.get("AWSSEC_ADMINS", ""))
+
         return cls(
             bot_token=bot_token,
             signing_secret=signing_secret,
@@ -110,7 +119,20 @@ class Settings:
             knowledge_path=knowledge_path or env.get("AWSSEC_KNOWLEDGE"),
             log_level=log_level,
             api_base_url=api_base_url,
+            admins=admins,
         )
+
+
+def parse_admins(raw: str) -> frozenset[str]:
+    """`U012AB, U034CD` → {"U012AB", "U034CD"}; SettingsError for anything not a user id."""
+    ids = [part for part in re.split(r"[\s,]+", raw.strip()) if part]
+    bad = [part for part in ids if not _USER_ID.match(part)]
+    if bad:
+        raise SettingsError(
+            f"AWSSEC_ADMINS is malformed: {bad[0][:40]!r} is not a Slack user id "
+            "(expected ids such as U012ABCDEF, separated by commas)"
+        )
+    return frozenset(ids)
 
 
 def _load_dotenv() -> None:
@@ -145,14 +167,32 @@ class SecretFilter(logging.Filter):
 
 
 def configure_logging(settings: Settings) -> None:
-    """Root logging at `LOG_LEVEL`, with secrets scrubbed from every handler's output."""
+    """Root logging at `LOG_LEVEL`; every handler scrubs our secrets and pasted credentials."""
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    root = logging.getLogger()
-    root.setLevel(settings.log_level)
-    secret_filter = SecretFilter(settings.secrets)
-    for handler in root.handlers:
-        if not any(isinstance(f, SecretFilter) for f in handler.filters):
-            handler.addFilter(secret_filter)
+    logging.getLogger().setLevel(settings.log_level)
+    install_log_filters(settings.secrets)
+
+
+def install_log_filters(secrets: tuple[str, ...]) -> None:
+    """Add the secret filters to every handler configured so far (root, gunicorn's own).
+
+    Handler filters see records propagated from any logger, and `RedactingLogFilter`
+    rewrites the record in place, so credentials pasted into a question never reach a log line.
+    """
+    secret_filter = SecretFilter(secrets)
+    redacting = RedactingLogFilter()
+    loggers = [logging.getLogger()]
+    loggers += [
+        logger
+        for logger in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, SecretFilter) for f in handler.filters):
+                handler.addFilter(secret_filter)
+            if not any(isinstance(f, RedactingLogFilter) for f in handler.filters):
+                handler.addFilter(redacting)

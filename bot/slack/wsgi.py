@@ -1,8 +1,10 @@
 """The WSGI application for gunicorn: `bot.slack.wsgi:application`.
 
 `POST /slack/events` (events, slash commands, interactivity) goes to Bolt; `GET /healthz`
-reports the knowledge in use; anything else is 404. The app is built when gunicorn first
-asks for `application` (in each worker), so importing this module has no side effects.
+reports the knowledge in use, the last knowledge load error and the database; anything else
+is 404. The app is built when gunicorn first asks for `application` (in each worker, after
+the fork, so every worker opens its own database connections); importing this module has
+no side effects.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -20,6 +22,9 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.deps import AnswerSource
+
+if TYPE_CHECKING:
+    from bot.storage import Store
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -54,9 +59,16 @@ class _TolerantRequestHandler(SlackRequestHandler):
 class AwssecWSGI:
     """Routes between Bolt and the health check."""
 
-    def __init__(self, app: App, service: AnswerSource, signing_secret: str | None) -> None:
+    def __init__(
+        self,
+        app: App,
+        service: AnswerSource,
+        signing_secret: str | None,
+        store: Store | None = None,
+    ) -> None:
         self.slack = _TolerantRequestHandler(app, EVENTS_PATH, signing_secret)
         self.service = service
+        self.store = store
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -73,12 +85,21 @@ class AwssecWSGI:
         return _plain(start_response, "404 Not Found", "not found")
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
-        kb = self.service.knowledge
+        kb = self.service.knowledge  # also picks up edited knowledge files
+        database: dict[str, Any] = {"backend": None, "ok": False}
+        if self.store is not None:
+            problem = self.store.ping()
+            database = {"backend": self.store.backend, "ok": problem is None}
+            if problem is not None:
+                database["error"] = problem
         payload = {
+            # The process serves answers (from the last good knowledge) whatever the rest says.
             "ok": True,
             "topics": len(kb),
             "knowledge_version": kb.version,
-            "knowledge_error": getattr(self.service, "last_error", None),
+            # None, or the `file:line: message` problems of a broken edit not yet fixed.
+            "last_error": getattr(self.service, "last_error", None),
+            "database": database,
         }
         body = json.dumps(payload).encode()
         start_response(
@@ -106,17 +127,26 @@ def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[by
 
 
 def create_wsgi_app(knowledge_path: str | None = None) -> AwssecWSGI:
-    """Settings from the environment, knowledge loaded, Bolt app built."""
-    from bot.matcher.service import AnswerService
+    """Settings from the environment, knowledge loaded, store opened, Bolt app built."""
     from bot.slack.app import create_app
-    from bot.slack.settings import Settings, configure_logging
+    from bot.slack.database import open_store
+    from bot.slack.live_knowledge import open_service
+    from bot.slack.settings import KNOWLEDGE_RELOAD_SECONDS, Settings, configure_logging
 
     settings = Settings.from_env(knowledge_path=knowledge_path)
     configure_logging(settings)
-    service = AnswerService(settings.knowledge_path)
+    # Edited knowledge files are picked up within a few seconds, without a restart.
+    service = open_service(settings.knowledge_path, KNOWLEDGE_RELOAD_SECONDS)
+    store = open_store()
     kb = service.knowledge
-    log.info("awssec HTTP app ready: %d topics, knowledge version %s", len(kb), kb.version)
-    return AwssecWSGI(create_app(settings, service), service, settings.signing_secret)
+    log.info(
+        "awssec HTTP app ready: %d topics, knowledge version %s, database %s",
+        len(kb),
+        kb.version,
+        store.url,
+    )
+    app = create_app(settings, service, store=store)
+    return AwssecWSGI(app, service, settings.signing_secret, store)
 
 
 _lock = threading.Lock()

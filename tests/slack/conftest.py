@@ -6,16 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from slackfakes import (
-    KNOWLEDGE,
-    SIGNING_SECRET,
-    FakeSlackAPI,
-    Reply,
-    ServerProcess,
-    post,
-    sign,
-    start_web,
-)
+from slackfakes import KNOWLEDGE, FakeSlackAPI, WebServer, sign, start_web_server
 
 from bot.knowledge import KnowledgeBase
 from bot.matcher.service import AnswerService
@@ -37,40 +28,24 @@ def fake_slack() -> Iterator[FakeSlackAPI]:
         yield fake
 
 
-class WebServer:
-    """The Procfile's web process, plus a signed-request client for it."""
-
-    def __init__(self, process: ServerProcess, base_url: str) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.events_url = f"{base_url}/slack/events"
-
-    def send(
-        self,
-        body: str,
-        *,
-        content_type: str = "application/json",
-        timestamp: int | None = None,
-        secret: str = SIGNING_SECRET,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        signed = sign(body, secret=secret, timestamp=timestamp, content_type=content_type)
-        return post(self.events_url, body, {**signed, **(headers or {})})
-
-    def output(self) -> str:
-        return self.process.output()
+@pytest.fixture(autouse=True)
+def _no_ambient_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # In-process code must never touch a developer's database or ~/.local/share/awssec.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("AWSSEC_ADMINS", raising=False)
+    monkeypatch.delenv("AWSSEC_RETENTION_DAYS", raising=False)
+    monkeypatch.setenv("AWSSEC_DATA_DIR", str(tmp_path / "data"))
 
 
 @pytest.fixture(scope="module")
 def web_server(
     fake_slack: FakeSlackAPI, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WebServer]:
-    log = tmp_path_factory.mktemp("web") / "gunicorn.log"
-    process, base = start_web(fake_slack.base_url, log, AWSSEC_KNOWLEDGE=str(KNOWLEDGE))
+    server = start_web_server(fake_slack, tmp_path_factory.mktemp("web"))
     try:
-        yield WebServer(process, base)
+        yield server
     finally:
-        process.stop()
+        server.process.stop()
 
 
 @pytest.fixture

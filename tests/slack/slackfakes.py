@@ -12,6 +12,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -202,6 +203,8 @@ class FakeSlackAPI:
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message_ts": ts}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1", "type": "home"}}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": "V2", "type": "modal"}}
         return {"ok": True}
 
     @staticmethod
@@ -296,7 +299,9 @@ def dm_event(text: str, channel: str = "D0DM", ts: str | None = None, **extra: A
     }
 
 
-def command_body(text: str, response_url: str, channel: str = "C0GENERAL") -> str:
+def command_body(
+    text: str, response_url: str, channel: str = "C0GENERAL", user: str = "U0ASKER"
+) -> str:
     return urlencode(
         {
             "token": "legacy",
@@ -304,7 +309,7 @@ def command_body(text: str, response_url: str, channel: str = "C0GENERAL") -> st
             "team_domain": "test",
             "channel_id": channel,
             "channel_name": "general",
-            "user_id": "U0ASKER",
+            "user_id": user,
             "user_name": "asker",
             "command": "/awssec",
             "text": text,
@@ -325,7 +330,12 @@ def action_payload(
     message_ts: str = "1700000003.000001",
     thread_ts: str | None = None,
     url: str | None = None,
+    user: str = "U0CLICKER",
+    message: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A `block_actions` payload as Slack sends it. `message` (blocks and text of the
+    message the button is on) is included for normal messages, as Slack does; ephemeral
+    messages come without it."""
     action: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
@@ -339,7 +349,7 @@ def action_payload(
         action["url"] = url
     payload: dict[str, Any] = {
         "type": "block_actions",
-        "user": {"id": "U0CLICKER", "username": "clicker", "team_id": TEAM_ID},
+        "user": {"id": user, "username": "clicker", "team_id": TEAM_ID},
         "api_app_id": "A0TEST",
         "token": "legacy",
         "container": {
@@ -355,11 +365,43 @@ def action_payload(
         "actions": [action],
     }
     if not ephemeral:
-        message: dict[str, Any] = {"type": "message", "ts": message_ts, "bot_id": BOT_ID}
+        posted: dict[str, Any] = {
+            "type": "message",
+            "ts": message_ts,
+            "bot_id": BOT_ID,
+            **(message or {}),
+        }
         if thread_ts:
-            message["thread_ts"] = thread_ts
-        payload["message"] = message
+            posted["thread_ts"] = thread_ts
+        payload["message"] = posted
     return payload
+
+
+def view_submission_payload(
+    callback_id: str,
+    private_metadata: str,
+    values: dict[str, dict[str, Any]],
+    user: str = "U0CLICKER",
+) -> dict[str, Any]:
+    """A `view_submission` payload (a modal's Submit), as Slack sends it."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "user": {"id": user, "username": "clicker", "team_id": TEAM_ID},
+        "api_app_id": "A0TEST",
+        "token": "legacy",
+        "trigger_id": "4.5.6",
+        "view": {
+            "id": "V0MODAL",
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+            "hash": "1.abc",
+        },
+        "response_urls": [],
+    }
 
 
 def interactivity_body(payload: dict[str, Any]) -> str:
@@ -414,7 +456,13 @@ def procfile_command(process: str) -> str:
 
 
 def server_env(api_base_url: str, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AWSSEC_", "WEB_"))}
+    """The environment of a server under test; its database is a fresh SQLite file unless
+    `DATABASE_URL` is given (never the developer's own database)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "AWSSEC_", "WEB_", "DATABASE_URL"))
+    }
     # The venv's console scripts (gunicorn, awssec), as on a host where they are on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(
@@ -424,6 +472,8 @@ def server_env(api_base_url: str, **overrides: str) -> dict[str, str]:
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )
+    if "DATABASE_URL" not in overrides:
+        env["DATABASE_URL"] = sqlite_url(Path(tempfile.mkdtemp(prefix="awssec-db-")))
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}
 
@@ -457,10 +507,17 @@ class ServerProcess:
         return self.proc.returncode
 
 
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'awssec.db'}"
+
+
 def start_web(
     api_base_url: str, log_path: Path, *, timeout: float = 30.0, **env_overrides: str
 ) -> tuple[ServerProcess, str]:
-    """Start the Procfile's `web:` command on a free port; wait for /healthz."""
+    """Start the Procfile's `web:` command on a free port; wait for /healthz.
+
+    The database defaults to `awssec.db` next to `log_path`."""
+    env_overrides.setdefault("DATABASE_URL", sqlite_url(log_path.parent))
     port = free_port()
     env = server_env(api_base_url, PORT=str(port), **env_overrides)
     command = shlex.split(os.path.expandvars(procfile_command("web").replace("$PORT", str(port))))
@@ -478,3 +535,61 @@ def start_web(
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"web server did not become healthy:\n{server.output()}")
+
+
+class WebServer:
+    """The Procfile's web process, plus a signed-request client for it."""
+
+    def __init__(self, process: ServerProcess, base_url: str, database_url: str = "") -> None:
+        self.process = process
+        self.base_url = base_url
+        self.events_url = f"{base_url}/slack/events"
+        self.database_url = database_url
+
+    def health(self) -> dict:
+        return json.loads(get(f"{self.base_url}/healthz").body)
+
+    def send(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/json",
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        signed = sign(body, secret=secret, timestamp=timestamp, content_type=content_type)
+        return post(self.events_url, body, {**signed, **(headers or {})})
+
+    def output(self) -> str:
+        return self.process.output()
+
+
+def start_web_server(fake_slack: FakeSlackAPI, directory: Path, **env: str) -> WebServer:
+    """The web process (log and SQLite database in `directory`, unless DATABASE_URL is
+    given), on the test knowledge unless AWSSEC_KNOWLEDGE is given."""
+    env.setdefault("AWSSEC_KNOWLEDGE", str(KNOWLEDGE))
+    env.setdefault("DATABASE_URL", sqlite_url(directory))
+    process, base = start_web(fake_slack.base_url, directory / "gunicorn.log", **env)
+    return WebServer(process, base, env["DATABASE_URL"])
+
+
+# ---------------------------------------------------------------- database inspection
+
+
+def sqlite_dump(url: str) -> str:
+    """Every row of every table of the SQLite database at `url`, as one string."""
+    import sqlite3
+
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path, timeout=30) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = [f"{t}: {row!r}" for t in tables for row in db.execute(f'SELECT * FROM "{t}"')]
+    return "\n".join(rows)
+
+
+def sqlite_rows(url: str, sql: str, *params: Any) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=30) as db:
+        return list(db.execute(sql, params))

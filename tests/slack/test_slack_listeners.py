@@ -69,7 +69,7 @@ def test_mention_replies_in_a_new_thread(context: BoltContext) -> None:
         "ts": "1.1",
         "user": "U1",
     }
-    handle_app_mention(event, {"event_id": "Ev1"}, say, context, log)
+    handle_app_mention(event, {"event_id": "Ev1"}, say, MagicMock(), context, log)
     say.assert_called_once()
     kwargs = say.call_args.kwargs
     assert kwargs["thread_ts"] == "1.1" and header(kwargs) == "Amazon Macie"
@@ -84,15 +84,15 @@ def test_mention_in_a_thread_stays_in_that_thread(context: BoltContext) -> None:
         "ts": "2.2",
         "thread_ts": "1.0",
     }
-    handle_app_mention(event, {"event_id": "Ev2"}, say, context, log)
+    handle_app_mention(event, {"event_id": "Ev2"}, say, MagicMock(), context, log)
     assert say.call_args.kwargs["thread_ts"] == "1.0"
 
 
 def test_retries_and_double_delivery_answer_once(context: BoltContext) -> None:
     say = MagicMock()
     mention = {"text": f"<@{BOT_USER_ID}> kms", "channel": "D1", "ts": "3.3", "channel_type": "im"}
-    handle_app_mention(mention, {"event_id": "Ev3"}, say, context, log)
-    handle_app_mention(mention, {"event_id": "Ev3"}, say, context, log)  # Slack retry
+    handle_app_mention(mention, {"event_id": "Ev3"}, say, MagicMock(), context, log)
+    handle_app_mention(mention, {"event_id": "Ev3"}, say, MagicMock(), context, log)  # Slack retry
     handle_direct_message(mention, {"event_id": "Ev4"}, say, context, log)  # message.im twin
     assert say.call_count == 1
 
@@ -104,7 +104,7 @@ def test_user_text_is_escaped(context: BoltContext) -> None:
         "channel": "C1",
         "ts": "4.4",
     }
-    handle_app_mention(event, {"event_id": "Ev5"}, say, context, log)
+    handle_app_mention(event, {"event_id": "Ev5"}, say, MagicMock(), context, log)
     dumped = json.dumps(say.call_args.kwargs)
     for ping in ("<!channel>", "<!here>", "<@U0BOSS>"):
         assert ping not in dumped
@@ -154,7 +154,7 @@ def test_failed_post_is_logged_not_raised(
 ) -> None:
     say = MagicMock(side_effect=api_error())
     event = {"text": "kms", "channel": "C1", "ts": "6.6"}
-    handle_app_mention(event, {"event_id": "Ev7"}, say, context, log)
+    handle_app_mention(event, {"event_id": "Ev7"}, say, MagicMock(), context, log)
     assert "Slack API call failed (reply to mention): HTTP 500 internal_error" in caplog.text
 
 

@@ -115,3 +115,21 @@ def test_awssec_serve_without_app_token_runs_http(tmp_path: Path) -> None:
             assert "gunicorn" in server.output()
         finally:
             server.stop()
+
+
+def test_gunicorn_refuses_to_start_with_a_bad_database_url(tmp_path: Path) -> None:
+    env = server_env(
+        "http://127.0.0.1:9/api/",
+        PORT=str(free_port()),
+        AWSSEC_KNOWLEDGE=str(KNOWLEDGE),
+        DATABASE_URL="postgresql://awssec:hunter2@127.0.0.1:1/awssec",
+    )
+    command = shlex.split(procfile_command("web"))
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("awssec: DATABASE_URL: ")
+    assert "postgresql+psycopg://awssec:***@127.0.0.1:1/awssec" in last
+    assert "hunter2" not in done.stderr + done.stdout

@@ -23,6 +23,8 @@ from slackfakes import (
     mention_event,
     procfile_command,
     server_env,
+    sqlite_rows,
+    sqlite_url,
     unique,
 )
 from websockets.sync.server import ServerConnection, serve
@@ -88,22 +90,23 @@ def socket_mode_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]
             AWSSEC_KNOWLEDGE=str(KNOWLEDGE),
         )
         command = shlex.split(os.path.expandvars(procfile_command("worker")))
-        log = Path(tmp_path_factory.mktemp("worker")) / "worker.log"
-        process = ServerProcess(command, env, log)
+        directory = Path(tmp_path_factory.mktemp("worker"))
+        env["DATABASE_URL"] = sqlite_url(directory)
+        process = ServerProcess(command, env, directory / "worker.log")
         try:
             deadline = time.monotonic() + 20
             while ws.connections == 0:
                 assert process.proc.poll() is None, process.output()
                 assert time.monotonic() < deadline, process.output()
                 time.sleep(0.05)
-            yield ws, fake, process
+            yield ws, fake, process, env["DATABASE_URL"]
         finally:
             process.stop()
             ws.close()
 
 
 def test_socket_mode_acks_and_replies(socket_mode_app) -> None:
-    ws, fake, process = socket_mode_app
+    ws, fake, process, database_url = socket_mode_app
     channel = unique("C")
     envelope_id = unique("env-")
     ws.outbox.put(
@@ -122,6 +125,13 @@ def test_socket_mode_acks_and_replies(socket_mode_app) -> None:
     assert call.params["thread_ts"] == "20.1"
     assert call.params["blocks"][0]["text"]["text"] == "Amazon Macie"
     assert "<!channel>" not in json.dumps(call.params)
+    # Recorded, with feedback buttons carrying the answer id.
+    [feedback] = [b for b in call.params["blocks"] if b.get("block_id") == "awssec_feedback"]
+    answer_id = int(feedback["elements"][0]["value"])
+    rows = sqlite_rows(
+        database_url, "SELECT topic_ids, surface FROM answers WHERE id = ?", answer_id
+    )
+    assert rows == [('["macie"]', "mention")]
     deadline = time.monotonic() + 5
     while not ws.acks(envelope_id):
         assert time.monotonic() < deadline, "envelope was never acked"
@@ -135,7 +145,7 @@ def test_socket_mode_acks_and_replies(socket_mode_app) -> None:
 
 
 def test_socket_mode_redelivery_is_answered_once(socket_mode_app) -> None:
-    ws, fake, _ = socket_mode_app
+    ws, fake, _, _ = socket_mode_app
     channel = unique("C")
     body = event_body(mention_event("kms", channel, "21.1"))
     for attempt in range(2):

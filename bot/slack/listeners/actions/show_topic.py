@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering.blocks import render_message
 from bot.slack.deps import deps_of
-from bot.slack.replies import send
+from bot.slack.replies import Where, record_answer, send
 
 
 def handle_show_topic(
@@ -22,7 +22,8 @@ def handle_show_topic(
     context: BoltContext,
     logger: logging.Logger,
 ) -> None:
-    kb = deps_of(context).service.knowledge
+    deps = deps_of(context)
+    kb = deps.service.knowledge
     topic = kb.get(str(action.get("value") or ""))
     container = body.get("container") or {}
     ephemeral = bool(container.get("is_ephemeral"))
@@ -38,14 +39,17 @@ def handle_show_topic(
         )
         return
     answer = Answer(question=topic.name, kind=AnswerKind.TOPIC, topics=(topic,), confidence=1.0)
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    team = (body.get("team") or {}).get("id")
+    where = Where("topic_button", team, (body.get("user") or {}).get("id"), channel)
 
     if ephemeral:
         # Slash command answers only exist for the asker: swap the answer in place.
-        message = render_message(answer, kb=kb, shareable=True)
+        answer_id = record_answer(deps, answer, where, logger)
+        message = render_message(answer, kb=kb, shareable=True, answer_id=answer_id)
         send(respond, logger, "show topic", replace_original=True, **message)
         return
 
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     posted = body.get("message") or {}
     if not channel:
         return
@@ -53,7 +57,7 @@ def handle_show_topic(
     if thread_ts is None and not str(channel).startswith("D"):
         # Keep channel conversations in the answer's thread.
         thread_ts = posted.get("ts") or container.get("message_ts")
-    message = render_message(answer, kb=kb)
+    message = render_message(answer, kb=kb, answer_id=record_answer(deps, answer, where, logger))
     send(
         client.chat_postMessage,
         logger,

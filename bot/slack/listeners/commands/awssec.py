@@ -1,18 +1,29 @@
-"""`/awssec help | list | <question or topic name>`: private answers, shareable."""
+"""`/awssec help | list | report [since] | <question or topic name>`: private answers."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt import BoltContext, Respond
 
-from bot.rendering.blocks import help_message, list_message, render_message
-from bot.slack.deps import deps_of
-from bot.slack.replies import send
+from bot.rendering.blocks import help_message, list_message, report_message
+from bot.slack.deps import Deps, deps_of
+from bot.slack.replies import Where, build_reply, describe_error, send
 
 HELP_WORDS = {"help", "-h", "--help", "?", "usage"}
 LIST_WORDS = {"list", "topics", "ls"}
+DEFAULT_REPORT_SINCE = "7d"
+# `report`, `report 30d`: anything else starting with "report" is a question.
+_REPORT = re.compile(r"^report(?:\s+(\d+\s*[a-z]*))?$", re.IGNORECASE)
+
+NOT_ADMIN = (
+    "Sorry, reports are only available to awssec admins. "
+    "Ask whoever runs awssec to add your Slack user id to `AWSSEC_ADMINS`."
+)
+NO_STORE = "Reports need the awssec database, and it isn't configured for this bot."
+REPORT_FAILED = "Sorry, I couldn't build the report just now (the database did not answer)."
 
 
 def handle_awssec(
@@ -21,14 +32,43 @@ def handle_awssec(
     context: BoltContext,
     logger: logging.Logger,
 ) -> None:
-    service = deps_of(context).service
+    deps = deps_of(context)
+    service = deps.service
     text = " ".join((command.get("text") or "").split())
     word = text.lower()
+    report = _REPORT.match(text)
     if not text or word in HELP_WORDS:
         message = help_message()
     elif word in LIST_WORDS:
         message = list_message(service.knowledge)
+    elif report:
+        message = report_reply(deps, command.get("user_id"), report.group(1), logger)
     else:
-        answer = service.answer(text)
-        message = render_message(answer, kb=service.knowledge, shareable=True)
+        where = Where(
+            "slash", command.get("team_id"), command.get("user_id"), command.get("channel_id")
+        )
+        message = build_reply(deps, text, where, logger, shareable=True).message
     send(respond, logger, "respond to /awssec", response_type="ephemeral", **message)
+
+
+def report_reply(
+    deps: Deps, user_id: str | None, since_text: str | None, logger: logging.Logger
+) -> dict[str, Any]:
+    """The report summary for admins; a polite refusal for everyone else."""
+    if not user_id or user_id not in deps.admins:
+        logger.info("report refused for a non-admin user %s", user_id)
+        return {"text": NOT_ADMIN}
+    if deps.store is None:
+        return {"text": NO_STORE}
+    from bot.storage import build_report, format_summary, parse_since
+
+    try:
+        since = parse_since((since_text or DEFAULT_REPORT_SINCE).replace(" ", ""))
+    except ValueError:
+        return {"text": "Use `/awssec report` or `/awssec report 30d` (m, h, d or w)."}
+    try:
+        summary = format_summary(build_report(deps.store, since))
+    except Exception as exc:  # a report must never take the listener down
+        logger.error("report failed: %s", describe_error(exc))
+        return {"text": REPORT_FAILED}
+    return report_message(summary)

@@ -7,9 +7,15 @@ from typing import Any
 
 from slack_bolt import BoltContext, Say
 
-from bot.rendering.blocks import render_message
 from bot.slack.deps import deps_of
-from bot.slack.replies import first_delivery, is_human_message, send, strip_bot_mention
+from bot.slack.replies import (
+    Where,
+    build_reply,
+    first_delivery,
+    is_human_message,
+    send,
+    strip_bot_mention,
+)
 
 
 def is_direct_message(event: dict[str, Any]) -> bool:
@@ -28,7 +34,8 @@ def handle_direct_message(
         logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
         return
     question = strip_bot_mention(event.get("text") or "", context.bot_user_id)
-    answer = deps.service.answer(question)
-    message = render_message(answer, kb=deps.service.knowledge)
+    where = Where("dm", body.get("team_id"), event.get("user"), event.get("channel"))
+    # A DM is already private, so a credential warning is posted right here too.
+    reply = build_reply(deps, question, where, logger)
     # Top-level DMs get top-level replies; a question asked in a DM thread stays there.
-    send(say, logger, "reply to DM", thread_ts=event.get("thread_ts"), **message)
+    send(say, logger, "reply to DM", thread_ts=event.get("thread_ts"), **reply.message)

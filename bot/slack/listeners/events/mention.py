@@ -6,10 +6,17 @@ import logging
 from typing import Any
 
 from slack_bolt import BoltContext, Say
+from slack_sdk import WebClient
 
-from bot.rendering.blocks import render_message
 from bot.slack.deps import deps_of
-from bot.slack.replies import first_delivery, is_human_message, send, strip_bot_mention
+from bot.slack.replies import (
+    Where,
+    build_reply,
+    first_delivery,
+    is_human_message,
+    send,
+    strip_bot_mention,
+)
 
 
 def is_fresh_mention(event: dict[str, Any]) -> bool:
@@ -20,6 +27,7 @@ def handle_app_mention(
     event: dict[str, Any],
     body: dict[str, Any],
     say: Say,
+    client: WebClient,
     context: BoltContext,
     logger: logging.Logger,
 ) -> None:
@@ -28,8 +36,20 @@ def handle_app_mention(
         logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
         return
     question = strip_bot_mention(event.get("text") or "", context.bot_user_id)
-    answer = deps.service.answer(question)
-    message = render_message(answer, kb=deps.service.knowledge)
+    where = Where("mention", body.get("team_id"), event.get("user"), event.get("channel"))
+    reply = build_reply(deps, question, where, logger)
+    if reply.private:
+        # A credential in a channel: warn only the asker, nothing in the thread.
+        send(
+            client.chat_postEphemeral,
+            logger,
+            "warn about a credential",
+            channel=event.get("channel"),
+            user=event.get("user"),
+            thread_ts=event.get("thread_ts"),
+            **reply.message,
+        )
+        return
     # A mention inside a thread is answered in that thread; otherwise start one.
     thread_ts = event.get("thread_ts") or event.get("ts")
-    send(say, logger, "reply to mention", thread_ts=thread_ts, **message)
+    send(say, logger, "reply to mention", thread_ts=thread_ts, **reply.message)

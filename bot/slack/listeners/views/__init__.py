@@ -1,0 +1,14 @@
+"""Modal listeners (view submissions)."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.rendering.blocks import VIEW_FEEDBACK_COMMENT
+from bot.slack.listeners.acks import ack_now
+from bot.slack.listeners.views.feedback_comment import handle_feedback_comment
+
+
+def register(app: App) -> None:
+    # The empty ack closes the modal at once; the comment is stored afterwards.
+    app.view_submission(VIEW_FEEDBACK_COMMENT)(ack=ack_now, lazy=[handle_feedback_comment])

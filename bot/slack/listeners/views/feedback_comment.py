@@ -1,0 +1,32 @@
+"""The optional "Not helpful" comment: store it (the store redacts credentials)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext
+
+from bot.rendering.blocks import comment_answer_id, comment_text
+from bot.slack.deps import deps_of
+from bot.slack.replies import describe_error
+
+
+def handle_feedback_comment(
+    body: dict[str, Any],
+    view: dict[str, Any],
+    context: BoltContext,
+    logger: logging.Logger,
+) -> None:
+    store = deps_of(context).store
+    answer_id = comment_answer_id(view)
+    user = (body.get("user") or {}).get("id")
+    comment = comment_text(view)
+    if store is None or answer_id is None or not user or not comment:
+        return
+    try:
+        store.record_comment(answer_id=answer_id, user_id=user, comment=comment)
+    except LookupError:  # UnknownAnswerError: the answer was purged meanwhile
+        logger.info("comment on answer %s dropped: the answer no longer exists", answer_id)
+    except Exception as exc:
+        logger.error("could not record a comment: %s", describe_error(exc))

@@ -1,0 +1,121 @@
+"""End to end: two gunicorn workers sharing one database, Slack retries racing the original.
+
+Each event is sent twice at the same moment (the second with X-Slack-Retry-Num, as Slack
+retries), on separate connections, so the two deliveries often land on different workers.
+Exactly one reply per event, and one recorded answer, must come out.
+
+SQLite always; PostgreSQL when AWSSEC_TEST_POSTGRES_URL is set (required with
+AWSSEC_REQUIRE_POSTGRES=1), each run in a database of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slackfakes import (
+    FakeSlackAPI,
+    WebServer,
+    event_body,
+    mention_event,
+    sqlite_url,
+    start_web_server,
+    unique,
+)
+
+PG_ENV = "AWSSEC_TEST_POSTGRES_URL"
+EVENTS = 30
+QUESTIONS = ("which service finds PII?", "kms vs cloudhsm", "guardduty", "threat data keys")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    base = os.environ.get(PG_ENV, "").strip()
+    if not base:
+        if os.environ.get("AWSSEC_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"AWSSEC_REQUIRE_POSTGRES=1 but {PG_ENV} is not set")
+        pytest.skip(f'{PG_ENV} not set (run: eval "$(bash .ci/start-postgres.sh)")')
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"awssec_slack_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def answers_in(database_url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM answers")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_retries_across_two_workers_are_answered_once(
+    fake_slack: FakeSlackAPI, tmp_path: Path, database_url: str
+) -> None:
+    server: WebServer = start_web_server(
+        fake_slack, tmp_path, WEB_CONCURRENCY="2", DATABASE_URL=database_url
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while server.output().count("awssec HTTP app ready") < 2:
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.1)
+
+        channel = unique("C")
+        retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def deliver(body: str, headers: dict[str, str], start: threading.Barrier) -> None:
+            start.wait(5)
+            status = server.send(body, headers=headers).status
+            with lock:
+                statuses.append(status)
+
+        for i in range(EVENTS):
+            event = mention_event(QUESTIONS[i % len(QUESTIONS)], channel, f"50.{i:03d}")
+            body = json.dumps(event_body(event))
+            start = threading.Barrier(2)
+            pair = [
+                threading.Thread(target=deliver, args=(body, {}, start)),
+                threading.Thread(target=deliver, args=(body, retry, start)),
+            ]
+            for thread in pair:
+                thread.start()
+            for thread in pair:
+                thread.join(10)
+        assert statuses == [200] * (2 * EVENTS)
+
+        fake_slack.wait_for("chat.postMessage", count=EVENTS, channel=channel, timeout=20)
+        time.sleep(0.5)  # room for a (wrong) second reply to arrive
+        replies = Counter(
+            c.params["thread_ts"] for c in fake_slack.find("chat.postMessage", channel=channel)
+        )
+        assert len(replies) == EVENTS, f"lost: {EVENTS - len(replies)}"
+        assert max(replies.values()) == 1, {ts: n for ts, n in replies.items() if n > 1}
+        assert answers_in(database_url) == EVENTS
+        backend = "postgresql" if database_url.startswith("postgres") else "sqlite"
+        assert server.health()["database"] == {"backend": backend, "ok": True}
+    finally:
+        server.process.stop()
