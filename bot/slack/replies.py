@@ -16,6 +16,8 @@ from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering.blocks import (
     MAX_MESSAGE_BLOCKS,
+    help_message,
+    list_message,
     render_blocks,
     render_message,
     secret_warning_blocks,
@@ -47,6 +49,9 @@ _GUARD_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, str]]] = {
     guard.SLACK_TOKEN: ((), _SLACK_TOKEN_DOCS),
     guard.SLACK_WEBHOOK: ((), _SLACK_WEBHOOK_DOCS),
 }
+
+HELP_WORDS = frozenset({"help", "-h", "--help", "?", "usage"})
+LIST_WORDS = frozenset({"list", "topics", "ls"})
 
 # Answers worth recording (and rating): small talk, help and empty questions are not.
 _RECORDED_KINDS = (AnswerKind.TOPIC, AnswerKind.COMPARISON, AnswerKind.NO_MATCH)
@@ -171,8 +176,14 @@ def build_reply(
     findings = guard.find_secrets(question)
     if findings:
         return _guarded_reply(deps, question, findings, where, logger)
-    answer = deps.service.answer(question)
     kb = deps.service.knowledge
+    word = question.strip().lower()
+    # The words `/awssec` understands work in a mention or a DM too ("@awssec list").
+    if word in LIST_WORDS:
+        return Reply(list_message(kb))
+    if word in HELP_WORDS:
+        return Reply(help_message())
+    answer = deps.service.answer(question)
     answer_id = record_answer(deps, answer, where, logger)
     return Reply(render_message(answer, kb=kb, shareable=shareable, answer_id=answer_id))
 

@@ -128,6 +128,23 @@ def test_dm_replies_top_level(context: BoltContext) -> None:
     assert set(headers) == {"AWS Key Management Service (KMS)", "AWS CloudHSM"}
 
 
+@pytest.mark.parametrize(("text", "expected"), [("list", "Topics I know (4)"), ("HELP", None)])
+def test_list_and_help_work_in_a_dm_and_a_mention(
+    context: BoltContext, text: str, expected: str | None
+) -> None:
+    dm, mention = MagicMock(), MagicMock()
+    event = {"channel_type": "im", "text": text, "channel": "D1", "ts": "7.7", "user": "U1"}
+    handle_direct_message(event, {"event_id": "Ev70"}, dm, context, log)
+    event = {"text": f"<@{BOT_USER_ID}> {text}", "channel": "C1", "ts": "7.8", "user": "U1"}
+    handle_app_mention(event, {"event_id": "Ev71"}, mention, MagicMock(), context, log)
+    for say in (dm, mention):
+        kwargs = say.call_args.kwargs
+        if expected:
+            assert header(kwargs) == expected
+        else:
+            assert "/awssec list" in kwargs["text"]
+
+
 @pytest.mark.parametrize(
     "event",
     [

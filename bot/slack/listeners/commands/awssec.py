@@ -10,10 +10,8 @@ from slack_bolt import BoltContext, Respond
 
 from bot.rendering.blocks import help_message, list_message, report_message
 from bot.slack.deps import Deps, deps_of
-from bot.slack.replies import Where, build_reply, describe_error, send
+from bot.slack.replies import HELP_WORDS, LIST_WORDS, Where, build_reply, describe_error, send
 
-HELP_WORDS = {"help", "-h", "--help", "?", "usage"}
-LIST_WORDS = {"list", "topics", "ls"}
 DEFAULT_REPORT_SINCE = "7d"
 # `report`, `report 30d`: anything else starting with "report" is a question.
 _REPORT = re.compile(r"^report(?:\s+(\d+\s*[a-z]*))?$", re.IGNORECASE)
