@@ -128,6 +128,16 @@ class Where:
     channel_id: str | None
 
 
+def clicked_where(body: dict[str, Any], surface: str) -> Where:
+    """Who clicked a button, and in which channel, from an interactivity payload."""
+    user = body.get("user") or {}
+    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get(
+        "id"
+    )
+    team = (body.get("team") or {}).get("id") or user.get("team_id")
+    return Where(surface, team, user.get("id"), channel)
+
+
 def record_answer(
     deps: Deps, answer: Answer, where: Where, logger: logging.Logger, question: str | None = None
 ) -> int | None:

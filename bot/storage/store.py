@@ -319,19 +319,7 @@ class Store:
             stmt = stmt.where(answers.c.created_at < _naive_utc(until))
         stmt = stmt.order_by(answers.c.id)
         with self._read() as conn:
-            return [
-                AnswerRow(
-                    id=row.id,
-                    created_at=row.created_at,
-                    question=row.question,
-                    topic_ids=list(row.topic_ids or []),
-                    suggestion_ids=list(row.suggestion_ids or []),
-                    confidence=row.confidence,
-                    is_miss=bool(row.is_miss),
-                    surface=row.surface,
-                )
-                for row in conn.execute(stmt)
-            ]
+            return [_answer_row(row) for row in conn.execute(stmt)]
 
     def votes_since(self, since: datetime) -> list[tuple[int, bool]]:
         """(answer_id, helpful) for votes on answers recorded since ``since``."""
@@ -360,16 +348,7 @@ class Store:
             row = conn.execute(select(answers).where(answers.c.id == int(answer_id))).first()
         if row is None:
             return None
-        return AnswerRow(
-            id=row.id,
-            created_at=row.created_at,
-            question=row.question,
-            topic_ids=list(row.topic_ids or []),
-            suggestion_ids=list(row.suggestion_ids or []),
-            confidence=row.confidence,
-            is_miss=bool(row.is_miss),
-            surface=row.surface,
-        )
+        return _answer_row(row)
 
     def ping(self) -> str | None:
         """None when the database answers a trivial query, else a one-line reason."""
@@ -400,3 +379,16 @@ def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
     return lines[0] if lines else type(orig).__name__
+
+
+def _answer_row(row: Any) -> AnswerRow:
+    return AnswerRow(
+        id=row.id,
+        created_at=row.created_at,
+        question=row.question,
+        topic_ids=list(row.topic_ids or []),
+        suggestion_ids=list(row.suggestion_ids or []),
+        confidence=row.confidence,
+        is_miss=bool(row.is_miss),
+        surface=row.surface,
+    )

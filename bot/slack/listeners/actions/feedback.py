@@ -23,7 +23,7 @@ from bot.rendering.blocks import (
     replace_feedback,
 )
 from bot.slack.deps import Deps, deps_of
-from bot.slack.replies import describe_error, send
+from bot.slack.replies import clicked_where, describe_error, send
 
 ANSWER_GONE = (
     "Thanks! That answer is too old to rate now (old records are removed). "
@@ -43,10 +43,9 @@ def handle_feedback(
     deps = deps_of(context)
     helpful = action.get("action_id") == ACTION_FEEDBACK_HELPFUL
     answer_id = _answer_id(action.get("value"))
-    user = (body.get("user") or {}).get("id")
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    where = clicked_where(body, "feedback")
+    user, team, channel = where.user_id, where.team_id, where.channel_id
     container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
 
     def note(text: str) -> None:
         send(

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering.blocks import render_message
 from bot.slack.deps import deps_of
-from bot.slack.replies import Where, record_answer, send
+from bot.slack.replies import clicked_where, record_answer, send
 
 
 def handle_show_topic(
@@ -39,9 +39,8 @@ def handle_show_topic(
         )
         return
     answer = Answer(question=topic.name, kind=AnswerKind.TOPIC, topics=(topic,), confidence=1.0)
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    team = (body.get("team") or {}).get("id")
-    where = Where("topic_button", team, (body.get("user") or {}).get("id"), channel)
+    where = clicked_where(body, "topic_button")
+    channel = where.channel_id
 
     if ephemeral:
         # Slash command answers only exist for the asker: swap the answer in place.
