@@ -26,9 +26,10 @@ from bot.matcher.smalltalk import detect_small_talk
 
 COVERAGE_WEIGHT = 0.35  # share of the question the topic explains
 STRENGTH_WEIGHT = 0.4  # how much evidence in absolute terms (long questions carry more)
-NAMING_WEIGHT = 0.1  # the question names the topic
+NAMING_WEIGHT = 0.2  # the question names the topic
 PARAPHRASE_WEIGHT = 0.05  # fuzzy similarity to the topic's example questions
 NAMING_SPLIT = 1.0  # naming n topics gives each 1/n**NAMING_SPLIT of the naming signal
+DOMAIN_EXPONENT = 1.0  # the naming signal is scaled by (share of the question known)**this
 # Evidence at which strength reaches 63%, as a share of the rarest word's weight, so that
 # scores mean the same in a knowledge base of 30 topics or 3,000.
 EVIDENCE_SCALE = 1.2
@@ -72,7 +73,12 @@ class Matcher:
 
         evidence = self._evidence(groups)
         unknown = self.index.unknown_idf
-        total_weight = sum(unknown if g.weight is None else g.weight for g in groups)
+        known_weight = sum(g.weight for g in groups if g.weight is not None)
+        total_weight = known_weight + unknown * sum(1 for g in groups if g.weight is None)
+        # How much of the question is about things the knowledge knows at all: naming a
+        # service counts for much in "what data sources does GuardDuty analyze", little in
+        # "my shield icon is gone in Outlook".
+        in_domain = (known_weight / total_weight) ** DOMAIN_EXPONENT if total_weight else 0.0
         named = self._named(groups, sequence)
         prior = {
             t: evidence.get(t, 0.0) + (self.index.max_idf if t in named else 0.0)
@@ -87,7 +93,7 @@ class Matcher:
                 total_weight,
                 # Naming several services ("send GuardDuty and Macie findings to one place")
                 # says less about each of them.
-                1.0 / len(named) ** NAMING_SPLIT if t in named else 0.0,
+                in_domain / len(named) ** NAMING_SPLIT if t in named else 0.0,
                 self._paraphrase(query_text, t),
             )
             for t in shortlist
