@@ -24,6 +24,7 @@ from tests.conftest import REPO, topic_yaml
         ("hey bot, quick q: where do I keep db creds?", "secrets-manager"),
         ("<@U123ABC> which service finds pii <#C123|general> :wave:", "macie"),
         ("see <https://example.com/x|cloudtrail> for details", "cloudtrail"),
+        ("which log sources does GuardDuty look at", "guardduty"),
     ],
 )
 def test_answers_the_right_topic(matcher, question, expected):
@@ -35,7 +36,12 @@ def test_answers_the_right_topic(matcher, question, expected):
 
 @pytest.mark.parametrize(
     "question",
-    ["what's the weather?", "how do I resize an EC2 instance?", "best pizza near the office"],
+    [
+        "what's the weather?",
+        "how do I resize an EC2 instance?",
+        "best pizza near the office",
+        "the shield sticker on my laptop is peeling off",  # names a service, is not about it
+    ],
 )
 def test_refuses_questions_no_topic_answers(matcher, question):
     answer = matcher.match(question)
