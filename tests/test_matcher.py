@@ -134,3 +134,12 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
     misses = "\n".join(result.report_lines())
     assert result.accuracy >= 0.95, misses
     assert result.refusal_rate >= 0.95, misses
+
+
+@pytest.mark.parametrize("name", ["set-a.yaml", "set-b.yaml"])
+def test_held_out_sets_stay_above_a_regression_floor(kb, matcher, name):
+    """Questions written without seeing the knowledge: a guard against overfitting."""
+    result = evaluate(matcher, load_questions(REPO / "tests" / "heldout" / name, kb))
+    misses = "\n".join(result.report_lines())
+    assert result.accuracy >= 0.9, misses
+    assert result.refusal_rate >= 0.9, misses
