@@ -85,7 +85,13 @@ def load_questions(path: str | os.PathLike[str], kb: KnowledgeBase) -> list[Eval
         if not isinstance(entry, dict) or not isinstance(entry.get("q"), str):
             raise ValueError(f"{path}: question #{number} needs a 'q' string")
         expect = entry.get("expect")
+        if expect is not None and not isinstance(expect, (str, list)):
+            expect = [expect]  # reported just below
         ids = (expect,) if isinstance(expect, str) else tuple(expect or ())
+        if not all(isinstance(i, str) for i in ids):
+            raise ValueError(
+                f"{path}: question #{number}: 'expect' must be a topic id, a list of ids or null"
+            )
         unknown = [i for i in ids if kb.get(i) is None]
         if unknown:
             raise ValueError(f"{path}: question #{number} expects unknown topic {unknown[0]!r}")

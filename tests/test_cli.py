@@ -119,7 +119,13 @@ def test_eval_reports_accuracy_and_fails_below_the_floor(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "cannot read"), ("questions: [", "invalid YAML"), ("q: 1", "'questions:' list")],
+    [
+        (None, "cannot read"),
+        ("questions: [", "invalid YAML"),
+        ("q: 1", "'questions:' list"),
+        ("questions:\n  - q: hi\n    expect: 5\n", "'expect' must be a topic id"),
+        ("questions:\n  - q: hi\n    expect: [[kms]]\n", "'expect' must be a topic id"),
+    ],
 )
 def test_eval_rejects_bad_question_files_in_one_line(tmp_path, content, message):
     path = tmp_path / "q.yaml"

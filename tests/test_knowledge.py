@@ -127,3 +127,28 @@ def test_environment_variable_chooses_knowledge(write_knowledge, monkeypatch):
 def test_bundled_knowledge_folder_is_the_default(monkeypatch):
     monkeypatch.delenv("AWSSEC_KNOWLEDGE", raising=False)
     assert len(load_knowledge()) == len(load_knowledge(REPO / "knowledge"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["topics:\n  - ? [a, b]\n    : x\n", "synonyms:\n  {a: 1}: [x]\n"],
+)
+def test_a_list_or_mapping_as_key_is_a_problem_not_a_crash(write_knowledge, text):
+    folder = write_knowledge({"k.yaml": text})
+    (problem,) = check_knowledge(folder)
+    assert problem.line >= 2
+    assert "a key must be a plain value" in problem.message
+
+
+def test_yaml_merge_keys_are_supported(write_knowledge):
+    base = topic_yaml("first").replace("  - id: first", "  - &base\n    id: first")
+    folder = write_knowledge({"k.yaml": f"topics:\n{base}  - <<: *base\n    id: second\n"})
+    kb = load_knowledge(folder)
+    assert [t.id for t in kb.topics] == ["first", "second"]
+    assert kb.get("second").summary == kb.get("first").summary
+
+
+def test_a_null_key_is_reported_on_its_own_line(write_knowledge):
+    folder = write_knowledge({"k.yaml": "topics:\n" + topic_yaml("x") + "    null: 1\n"})
+    (problem,) = check_knowledge(folder)
+    assert problem.line == 11 and "unknown key 'None'" in problem.message

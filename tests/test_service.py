@@ -66,3 +66,17 @@ def test_the_first_load_must_succeed(write_knowledge):
     folder = write_knowledge({"k.yaml": "topics: nope\n"})
     with pytest.raises(KnowledgeError):
         AnswerService(folder)
+
+
+def test_an_unexpected_load_failure_is_reported_not_raised(write_knowledge, monkeypatch):
+    folder = write_knowledge({"k.yaml": "topics:\n" + topic_yaml("alpha", name="Zorblax")})
+    service = AnswerService(folder, reload_interval=0)
+
+    def explode(path):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("bot.matcher.service.load_knowledge", explode)
+    (folder / "k.yaml").write_text("topics:\n" + topic_yaml("alpha", name="Zorblax 2"))
+    _touch_later(folder / "k.yaml")
+    assert service.answer("zorblax").topic_ids == ["alpha"]
+    assert "disk on fire" in service.last_error

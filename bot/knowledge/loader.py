@@ -66,7 +66,12 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
 
     if not root.exists():
         raise KnowledgeError([Problem(str(root), 0, "no such file or folder")])
-    files = knowledge_files(root)
+    try:
+        files = knowledge_files(root)
+    except OSError as exc:
+        raise KnowledgeError(
+            [Problem(str(root), 0, f"cannot list folder: {exc.strerror}")]
+        ) from None
     if not files:
         raise KnowledgeError([Problem(str(root), 0, "no .yaml files in this folder")])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -32,16 +33,30 @@ class _LineLoader(_Base):  # type: ignore[misc, valid-type]
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    merge_tag = "tag:yaml.org,2002:merge"
+    own_count = sum(1 for key_node, _ in node.value if key_node.tag != merge_tag)
+    loader.flatten_mapping(node)  # YAML merge keys (`<<: *defaults`) are valid YAML
+    inherited = len(node.value) - own_count  # merged pairs come first; own keys override them
     result = LineDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
     result.duplicate_keys = []
-    for key_node, value_node in node.value:
+    own_keys: set[Any] = set()
+    for position, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         key_line = key_node.start_mark.line + 1
-        if key in result:
-            # PyYAML would silently keep the last value; a knowledge editor wants to know.
-            result.duplicate_keys.append((str(key), key_line))
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a key must be a plain value, not a list or mapping",
+                key_node.start_mark,
+            )
+        if position >= inherited:
+            if key in own_keys:
+                # PyYAML would silently keep the last value; a knowledge editor wants to know.
+                result.duplicate_keys.append((str(key), key_line))
+            own_keys.add(key)
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_line
     return result
@@ -63,9 +78,12 @@ def load_with_lines(text: str) -> Any:
     return yaml.load(text, Loader=_LineLoader)
 
 
-def line_of(container: Any, key: Any = None, default: int = 1) -> int:
-    """Line of `container[key]` (or of the container itself when key is None)."""
-    if key is None:
+_CONTAINER = object()
+
+
+def line_of(container: Any, key: Any = _CONTAINER, default: int = 1) -> int:
+    """Line of `container[key]`, or of the container itself when no key is given."""
+    if key is _CONTAINER:
         return getattr(container, "line", default)
     if isinstance(container, LineDict):
         return container.key_lines.get(key, container.line)

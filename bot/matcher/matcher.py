@@ -180,11 +180,13 @@ class Matcher:
         """The closest known word and its edit distance, if the typo is a plausible one."""
         if len(word) < MIN_CORRECTABLE_LENGTH or word.isdigit():
             return None
-        if word not in self._corrections:
-            if len(self._corrections) >= MAX_CACHED_CORRECTIONS:
-                self._corrections.clear()  # bounded: pasted junk must not grow memory
-            self._corrections[word] = self._closest_known(word)
-        return self._corrections[word]
+        if word in self._corrections:
+            return self._corrections[word]
+        if len(self._corrections) >= MAX_CACHED_CORRECTIONS:
+            self._corrections.clear()  # bounded: pasted junk must not grow memory
+        correction = self._closest_known(word)
+        self._corrections[word] = correction
+        return correction
 
     def _closest_known(self, word: str) -> tuple[str, int] | None:
         # Two edits only in long words: "weather" is not a typo of "gather".

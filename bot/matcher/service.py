@@ -75,8 +75,8 @@ class AnswerService:
         """Load the knowledge again now; True if the new knowledge is in use."""
         try:
             kb = load_knowledge(self.path)
-        except KnowledgeError as exc:
-            self.last_error = str(exc)
+        except Exception as exc:  # a broken edit must never take the bot down
+            self.last_error = str(exc) if isinstance(exc, KnowledgeError) else repr(exc)
             log.error(
                 "knowledge reload failed; still serving version %s:\n%s",
                 self._matcher.kb.version,

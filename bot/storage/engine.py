@@ -55,6 +55,11 @@ def normalize_url(raw: str | URL) -> URL:
                 f"invalid database URL{hint}: expected sqlite:///path/to/file.db or "
                 "postgresql://user:password@host:port/dbname"
             ) from None
+    if url.host and "@" in url.host:
+        # An unencoded "@" in the password splits it: part of it would show as the host.
+        raise StorageError(
+            "invalid database URL: percent-encode special characters in the password (@ is %40)"
+        )
     backend, _, driver = url.drivername.partition("+")
     if backend in ("postgres", "postgresql"):
         # Heroku still hands out postgres://, which SQLAlchemy 1.4+ no longer accepts.

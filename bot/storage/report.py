@@ -375,7 +375,7 @@ def _format_csv(report: Report) -> str:
     )
     for c in report.missed:
         suggestions = " ".join(f"{s}:{n}" for s, n in c.suggestions)
-        writer.writerow(["missed", c.example, c.count, "", "", "", suggestions])
+        writer.writerow(["missed", _inert_cell(c.example), c.count, "", "", "", suggestions])
     sections = (
         ("not_helpful", report.most_not_helpful, lambda t: t.not_helpful),
         ("helpfulness", report.helpfulness, lambda t: t.helpful + t.not_helpful),
@@ -386,6 +386,11 @@ def _format_csv(report: Report) -> str:
             ratio = "" if t.ratio is None else f"{t.ratio:.3f}"
             writer.writerow([name, t.topic_id, count(t), t.helpful, t.not_helpful, ratio, ""])
     return buf.getvalue()
+
+
+def _inert_cell(text: str) -> str:
+    """Text people typed, safe to open in a spreadsheet: never read as a formula."""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
 def _aware(value: datetime) -> datetime:

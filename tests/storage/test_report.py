@@ -143,3 +143,25 @@ def test_normalize_and_cluster_without_database() -> None:
     clusters = cluster_questions([(q, s) for q, s in MISSES])
     assert [c.count for c in clusters][:2] == [3, 2]
     assert cluster_questions([]) == []
+
+
+def test_csv_cells_people_typed_are_never_formulas(tmp_path):
+    from bot.storage import Store
+    from bot.storage.report import build_report, format_report, parse_since
+
+    store = Store.from_url(f"sqlite:///{tmp_path / 'r.db'}")
+    for _ in range(2):
+        store.record_answer(
+            question='=HYPERLINK("http://evil.example","click")',
+            topic_ids=[],
+            suggestion_ids=[],
+            confidence=0.1,
+            team_id="T",
+            user_id="U",
+            channel_id="C",
+            surface="mention",
+        )
+    text = format_report(build_report(store, parse_since("1d")), "csv")
+    (row,) = [line for line in text.splitlines() if line.startswith("missed,")]
+    assert row.split(",", 2)[1].startswith("\"'=HYPERLINK")
+    store.dispose()
