@@ -132,6 +132,6 @@ def create_store_engine(url: URL) -> Engine:
         # Each gunicorn worker has its own pool: keep it small (Heroku plans cap connections).
         pool_size=int(os.environ.get("AWSSEC_DB_POOL_SIZE", "3")),
         max_overflow=int(os.environ.get("AWSSEC_DB_MAX_OVERFLOW", "5")),
-        pool_timeout=30,
-        connect_args={"connect_timeout": 10, "application_name": "awssec"},
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5, "application_name": "awssec"},
     )
