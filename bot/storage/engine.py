@@ -130,8 +130,17 @@ def create_store_engine(url: URL) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         # Each gunicorn worker has its own pool: keep it small (Heroku plans cap connections).
-        pool_size=int(os.environ.get("AWSSEC_DB_POOL_SIZE", "3")),
-        max_overflow=int(os.environ.get("AWSSEC_DB_MAX_OVERFLOW", "5")),
+        pool_size=_env_count("AWSSEC_DB_POOL_SIZE", 3, minimum=1),
+        max_overflow=_env_count("AWSSEC_DB_MAX_OVERFLOW", 5, minimum=0),
         pool_timeout=10,
         connect_args={"connect_timeout": 5, "application_name": "awssec"},
     )
+
+
+def _env_count(name: str, default: int, *, minimum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise StorageError(f"{name} must be a whole number of at least {minimum}, not {raw!r}")
+    return int(raw)
