@@ -13,7 +13,7 @@ from typing import Any
 from bot.knowledge.model import KnowledgeBase, Topic
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering import phrases
-from bot.rendering.mrkdwn import escape_mrkdwn, truncate
+from bot.rendering.mrkdwn import escape_mrkdwn, plain_from_slack, truncate
 from bot.rendering.text import render_text
 
 # Action ids. Slack wants action ids unique within a message, so buttons carry
@@ -66,23 +66,29 @@ def _header(text: str) -> dict[str, Any]:
     }
 
 
-def _section(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION)}}
+def _mrkdwn(text: str, limit: int, verbatim: bool) -> dict[str, Any]:
+    obj: dict[str, Any] = {"type": "mrkdwn", "text": truncate(text, limit)}
+    if verbatim:
+        # Text quoting a user: Slack must not auto-link URLs or channel names, or turn a
+        # plain "@here" into a ping. Explicit <@U…> mentions we write still work.
+        obj["verbatim"] = True
+    return obj
 
 
-def _context(mrkdwn: str) -> dict[str, Any]:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": truncate(mrkdwn, MAX_CONTEXT_TEXT)}],
-    }
+def _section(mrkdwn: str, *, verbatim: bool = False) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(mrkdwn, MAX_SECTION, verbatim)}
+
+
+def _context(mrkdwn: str, *, verbatim: bool = False) -> dict[str, Any]:
+    return {"type": "context", "elements": [_mrkdwn(mrkdwn, MAX_CONTEXT_TEXT, verbatim)]}
 
 
 def _divider() -> dict[str, Any]:
     return {"type": "divider"}
 
 
-class _Ids:
-    """Hands out message-unique action ids."""
+class ActionIds:
+    """Hands out message-unique action ids; share one across everything in a message."""
 
     def __init__(self) -> None:
         self._n = 0
@@ -122,7 +128,7 @@ def _actions(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _topic_button(topic: Topic, ids: _Ids) -> dict[str, Any]:
+def _topic_button(topic: Topic, ids: ActionIds) -> dict[str, Any]:
     return _button(topic.name, ids(ACTION_SHOW_TOPIC), value=topic.id)
 
 
@@ -154,7 +160,7 @@ def _fit(blocks: list[dict[str, Any]], footer: list[dict[str, Any]], limit: int)
 # ---------------------------------------------------------------- answers
 
 
-def topic_blocks(topic: Topic, ids: _Ids, kb: KnowledgeBase | None = None) -> list[dict]:
+def topic_blocks(topic: Topic, ids: ActionIds, kb: KnowledgeBase | None = None) -> list[dict]:
     """One topic: name, summary, key facts, docs button and related-topic buttons."""
     blocks: list[dict[str, Any]] = [
         _header(topic.name),
@@ -175,13 +181,19 @@ def topic_blocks(topic: Topic, ids: _Ids, kb: KnowledgeBase | None = None) -> li
     return blocks
 
 
-def _did_you_mean(topics: tuple[Topic, ...], ids: _Ids, prompt: str) -> list[dict]:
+def _did_you_mean(topics: tuple[Topic, ...], ids: ActionIds, prompt: str) -> list[dict]:
     return [_section(f"{prompt}…?"), *_actions([_topic_button(t, ids) for t in topics])]
 
 
 def _echo(question: str) -> str:
-    """The user's question, made inert and short, for quoting back."""
-    return escape_mrkdwn(truncate(" ".join(question.split()), MAX_ECHOED_QUESTION))
+    """The user's question (as Slack sent it: escaped, with <@U…>-style sequences), made
+    inert plain text, short, and escaped once for mrkdwn. Show it with `verbatim`."""
+    plain = " ".join(plain_from_slack(question).split())
+    return escape_mrkdwn(truncate(plain, MAX_ECHOED_QUESTION))
+
+
+def _asked_by(user_id: str, question: str) -> str:
+    return f"<@{user_id}> asked: “{_echo(question)}”"
 
 
 def render_blocks(
@@ -191,17 +203,19 @@ def render_blocks(
     shareable: bool = False,
     kb: KnowledgeBase | None = None,
     answer_id: int | None = None,
+    ids: ActionIds | None = None,
 ) -> list[dict[str, Any]]:
     """Block Kit for `answer`.
 
     `asked_by` (a Slack user id from Slack's payload) adds "asked by" with the question;
     `shareable` adds the "Share in channel" button (for ephemeral answers); `kb` resolves
     related topic ids to names; `answer_id` (the recorded answer) adds the feedback buttons.
+    `ids` numbers the buttons: pass the one used for other blocks of the same message.
     """
-    ids = _Ids()
+    ids = ids or ActionIds()
     blocks: list[dict[str, Any]] = []
     if asked_by and _USER_ID.match(asked_by):
-        blocks.append(_context(f"<@{asked_by}> asked: “{_echo(answer.question)}”"))
+        blocks.append(_context(_asked_by(asked_by, answer.question), verbatim=True))
 
     if answer.kind is AnswerKind.SMALL_TALK:
         if answer.small_talk == "help":
@@ -224,7 +238,8 @@ def render_blocks(
             blocks.append(_divider())
             blocks += _did_you_mean(answer.suggestions, ids, phrases.DID_YOU_MEAN)
     else:
-        blocks.append(_section(f"{escape_mrkdwn(phrases.DONT_KNOW)}\n>{_echo(answer.question)}"))
+        dont_know = f"{escape_mrkdwn(phrases.DONT_KNOW)}\n>{_echo(answer.question)}"
+        blocks.append(_section(dont_know, verbatim=True))
         if answer.suggestions:
             blocks += _did_you_mean(answer.suggestions, ids, phrases.DID_YOU_MEAN)
         hint = phrases.LIST_HINT.format(list_command=f"{SLASH_COMMAND} list")
@@ -245,7 +260,7 @@ def render_fallback_text(
     """The message's `text`: shown in notifications and by clients without Block Kit."""
     text = escape_mrkdwn(render_text(answer, kb, SLASH_COMMAND))
     if asked_by and _USER_ID.match(asked_by):
-        text = f"<@{asked_by}> asked: “{_echo(answer.question)}”\n{text}"
+        text = f"{_asked_by(asked_by, answer.question)}\n{text}"
     return truncate(text, MAX_FALLBACK_TEXT)
 
 
@@ -374,8 +389,13 @@ def comment_text(view: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- credential guard
 
 
-def secret_warning_blocks(kinds: list[str], links: list[tuple[str, str]]) -> list[dict]:
-    """The private warning for a question that contained credentials (never the secret)."""
+def secret_warning_blocks(
+    kinds: list[str], links: list[tuple[str, str]], ids: ActionIds | None = None
+) -> list[dict]:
+    """The private warning for a question that contained credentials (never the secret).
+
+    Pass the same `ids` to `render_blocks` for an answer appended to the warning."""
+    ids = ids or ActionIds()
     what = _join_kinds(kinds)
     lines = [
         f":warning: *Your message contains what looks like {escape_mrkdwn(what)}.*",
@@ -385,8 +405,8 @@ def secret_warning_blocks(kinds: list[str], links: list[tuple[str, str]]) -> lis
     ]
     blocks: list[dict[str, Any]] = [_section("\n".join(lines))]
     buttons = [
-        _button(truncate(label, MAX_BUTTON_TEXT), f"{ACTION_OPEN_DOCS}:{n}", url=url)
-        for n, (label, url) in enumerate(links, start=1)
+        _button(truncate(label, MAX_BUTTON_TEXT), ids(ACTION_OPEN_DOCS), url=url)
+        for label, url in links
     ]
     if buttons:
         blocks += _actions(buttons)
@@ -508,12 +528,26 @@ def encode_answer(answer: Answer) -> str:
         "s": answer.suggestion_ids,
         "q": " ".join(answer.question.split()),
     }
-    value = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    # Shorten the question until the value fits (JSON escaping can make it grow).
-    while len(value) > MAX_BUTTON_VALUE and data["q"]:
-        data["q"] = data["q"][: -max(1, len(value) - MAX_BUTTON_VALUE)]
-        value = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return value
+    question = data["q"]
+
+    def encoded(length: int) -> str:
+        return json.dumps(
+            {**data, "q": question[:length]}, separators=(",", ":"), ensure_ascii=False
+        )
+
+    value = encoded(len(question))
+    if len(value) <= MAX_BUTTON_VALUE:
+        return value
+    # JSON escaping can make the question grow (`"` → `\"`), so find the longest prefix that
+    # fits by bisection instead of cutting by the excess (which could drop it all).
+    low, high = 0, len(question)  # encoded(low) fits (if anything does), encoded(high) not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if len(encoded(middle)) <= MAX_BUTTON_VALUE:
+            low = middle
+        else:
+            high = middle
+    return encoded(low)
 
 
 def decode_answer(value: str, kb: KnowledgeBase) -> Answer | None:

@@ -11,17 +11,16 @@ is per process: for unit tests, and the fallback while the database is unreachab
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from bot.slack.breaker import DatabaseBreaker, DatabaseSkipped
+
 if TYPE_CHECKING:
     from bot.storage import Store
-
-log = logging.getLogger(__name__)
 
 # Slack gives up retrying after about 5 minutes; keep keys a little longer.
 DEFAULT_TTL_SECONDS = 600.0
@@ -79,27 +78,32 @@ class MemoryDeduplicator:
 class StoreDeduplicator:
     """Claims in the database (`Store.claim_event`): one winner among all processes.
 
-    If the database cannot be reached the claim falls back to memory (per process): a
+    If the database fails or hangs, the claim falls back to memory (per process), and the
+    breaker keeps later claims away from the database for a while (see `breaker.py`): a
     retry might then be answered twice, which beats not answering at all.
     """
 
-    def __init__(self, store: Store, ttl: float = DEFAULT_TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        breaker: DatabaseBreaker | None = None,
+    ) -> None:
         self.store = store
         self.ttl = ttl
+        self.breaker = breaker or DatabaseBreaker()
         self.fallback = MemoryDeduplicator(ttl)
 
     def claim(self, key: str) -> bool:
         try:
-            return self.store.claim_event(key, ttl_seconds=int(self.ttl))
-        except Exception as exc:  # any database failure: degrade, keep serving
-            log.error("event de-duplication in the database failed (%s); using memory", _one(exc))
+            won = self.breaker.call(
+                "event de-duplication", self.store.claim_event, key, ttl_seconds=int(self.ttl)
+            )
+        except DatabaseSkipped:  # logged by the breaker, once per outage
             return self.fallback.claim(key)
-
-
-def _one(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {lines[0]}" if lines else type(orig).__name__
+        # Remember database claims too, so the fallback knows them during an outage.
+        self.fallback.claim(key)
+        return won
 
 
 def event_key(event_id: str) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer
+from bot.slack.breaker import DatabaseBreaker
 from bot.slack.dedup import Deduplicator
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class Deps:
     store: Store | None = None
     # Slack user ids allowed to see `/awssec report`.
     admins: frozenset[str] = field(default_factory=frozenset)
+    # Keeps answering fast while the database fails or hangs (shared with the deduplicator).
+    breaker: DatabaseBreaker = field(default_factory=DatabaseBreaker)
 
     # Bolt deep-copies `context` for every lazy listener; these are shared, long-lived
     # objects (a matcher index, a lock-guarded cache), so the "copy" is the object itself.

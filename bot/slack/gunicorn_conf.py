@@ -48,10 +48,11 @@ bind = f"0.0.0.0:{_settings.port}"
 # Two workers by default: each has its own GIL, so acks are not queued behind the other
 # worker's matching and database writes (measured at 500 events/s on 2 cores, p99 ack:
 # 12-26 ms with 2 workers vs 24-25 ms with 1 on SQLite; 27-58 vs 30-59 ms on PostgreSQL).
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
+# (Validated by Settings.from_env: a malformed value stopped start-up above, in one line.)
+workers = _settings.web_concurrency
 # Acks take well under a millisecond of CPU, so a few threads suffice; more threads only
 # add GIL hand-offs (measured: 16 threads doubled p99 ack latency at 500 events/s).
-threads = int(os.environ.get("WEB_THREADS") or 4)
+threads = _settings.web_threads
 worker_class = "gthread"
 # Each worker builds the app (knowledge, database connections) when it boots, after fork.
 preload_app = False

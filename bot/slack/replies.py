@@ -16,6 +16,7 @@ from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering.blocks import (
     MAX_MESSAGE_BLOCKS,
+    ActionIds,
     help_message,
     list_message,
     render_blocks,
@@ -23,6 +24,8 @@ from bot.rendering.blocks import (
     secret_warning_blocks,
     secret_warning_text,
 )
+from bot.slack.breaker import DatabaseSkipped
+from bot.slack.breaker import describe_error as describe_error
 from bot.slack.dedup import Deduplicator, event_key, message_key
 from bot.slack.deps import Deps
 
@@ -56,24 +59,47 @@ LIST_WORDS = frozenset({"list", "topics", "ls"})
 # Answers worth recording (and rating): small talk, help and empty questions are not.
 _RECORDED_KINDS = (AnswerKind.TOPIC, AnswerKind.COMPARISON, AnswerKind.NO_MATCH)
 
-_LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+# Longer questions are cut to this before any regex or matching runs: no real question is
+# this long, and Slack allows 40,000 characters of anything in a message.
+MAX_QUESTION_CHARS = 4000
+# Bounded quantifiers: "<@UBOT|" repeated 6,000 times must not cost quadratic time.
+_MENTION_LABEL = r"(?:\|[^<>]{0,80})?>"
+_LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]{1,30}" + _MENTION_LABEL)
+
+# Message subtypes that are still a person asking something: a message with a file attached,
+# and a thread reply also sent to the channel. Every other subtype (bot_message,
+# message_changed, message_deleted, channel_join, …) is ignored.
+HUMAN_SUBTYPES = frozenset({"file_share", "thread_broadcast"})
 
 
 def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
     """`text` without the bot's own mention(s), so they do not influence matching."""
+    text = text[:MAX_QUESTION_CHARS]
     if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+        text = re.sub(rf"<@{re.escape(bot_user_id)}{_MENTION_LABEL}", " ", text)
     else:
         text = _LEADING_MENTION.sub(" ", text)
     return " ".join(text.split())
 
 
+def bot_user_id_of(context: Any, body: dict[str, Any]) -> str | None:
+    """The bot's user id: from auth.test once known, else from the event's authorizations."""
+    if context.bot_user_id:
+        return context.bot_user_id
+    for authorization in body.get("authorizations") or []:
+        if isinstance(authorization, dict) and authorization.get("is_bot"):
+            user_id = authorization.get("user_id")
+            return str(user_id) if user_id else None
+    return None
+
+
 def is_human_message(event: dict[str, Any]) -> bool:
     """A new message from a person: no bot, no edit/delete/join (those carry a subtype)."""
+    subtype = event.get("subtype")
     return not (
         event.get("bot_id")
         or event.get("bot_profile")
-        or event.get("subtype")
+        or (subtype and subtype not in HUMAN_SUBTYPES)
         or event.get("edited")
         or event.get("hidden")
     )
@@ -111,13 +137,6 @@ def send(post: Callable[..., Any], logger: logging.Logger, what: str, **kwargs: 
     return True
 
 
-def describe_error(exc: BaseException) -> str:
-    """One line about a (database) error, without the SQL or its parameters."""
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {lines[0][:200]}" if lines else type(orig).__name__
-
-
 @dataclass(frozen=True)
 class Where:
     """Who asked where, from Slack's payload (ids only)."""
@@ -144,11 +163,15 @@ def record_answer(
     """Record `answer` (a miss when it has no topics); its id, or None when not recorded.
 
     Storage trouble is logged and swallowed: the reply is sent whatever the database does.
+    After a failure the breaker skips recording for a while (logged once), so a failing or
+    hung database does not slow every reply down.
     """
     if deps.store is None or answer.kind not in _RECORDED_KINDS:
         return None
     try:
-        return deps.store.record_answer(
+        return deps.breaker.call(
+            f"recording an answer ({where.surface})",
+            deps.store.record_answer,
             question=answer.question if question is None else question,
             topic_ids=answer.topic_ids,
             suggestion_ids=answer.suggestion_ids,
@@ -158,8 +181,13 @@ def record_answer(
             channel_id=where.channel_id,
             surface=where.surface,
         )
-    except Exception as exc:  # never lose the reply because of storage
-        logger.error("could not record an answer (%s): %s", where.surface, describe_error(exc))
+    except DatabaseSkipped as skipped:  # never lose the reply because of storage
+        if skipped.__cause__ is not None:
+            logger.error(
+                "could not record an answer (%s): %s",
+                where.surface,
+                describe_error(skipped.__cause__),
+            )
         return None
 
 
@@ -183,6 +211,7 @@ def build_reply(
     A question holding a credential gets a private warning instead (and the answer to the
     rest of the question); the credential is never echoed, stored or logged.
     """
+    question = question[:MAX_QUESTION_CHARS]
     findings = guard.find_secrets(question)
     if findings:
         return _guarded_reply(deps, question, findings, where, logger)
@@ -222,10 +251,12 @@ def _guarded_reply(
         ", ".join(dict.fromkeys(kinds)),
         where.surface,
     )
-    blocks = secret_warning_blocks(kinds, links)
+    # One numbering for the whole message: Slack rejects repeated action ids.
+    ids = ActionIds()
+    blocks = secret_warning_blocks(kinds, links, ids)
     if answer.answered:
         room = MAX_MESSAGE_BLOCKS - len(blocks) - 1
-        answer_blocks = render_blocks(answer, kb=kb)
+        answer_blocks = render_blocks(answer, kb=kb, ids=ids)
         if len(answer_blocks) <= room:
             blocks += [{"type": "divider"}, *answer_blocks]
     return Reply({"text": secret_warning_text(kinds, links), "blocks": blocks}, private=True)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
+import threading
+from collections.abc import Callable
 
 from bot.slack.settings import (
     KNOWLEDGE_RELOAD_SECONDS,
@@ -38,7 +41,9 @@ def serve_socket_mode(settings: Settings) -> int:
     from bot.knowledge import KnowledgeError
     from bot.matcher.service import AnswerService
     from bot.slack.app import create_app
+    from bot.slack.client import create_client
     from bot.slack.database import open_store
+    from bot.slack.identity import BotIdentity
 
     configure_logging(settings)
     try:
@@ -52,7 +57,10 @@ def serve_socket_mode(settings: Settings) -> int:
         print(f"awssec: {exc}", file=sys.stderr)
         return 2
     kb = service.knowledge
-    app = create_app(settings, service, store=store)
+    client = create_client(settings)
+    # Started once connected, so a failed start-up prints its one line and nothing else.
+    identity = BotIdentity(client)
+    app = create_app(settings, service, store=store, client=client, identity=identity)
     log.info(
         "awssec Socket Mode: %d topics, knowledge version %s, database %s",
         len(kb),
@@ -63,13 +71,49 @@ def serve_socket_mode(settings: Settings) -> int:
     # Platforms stop workers with SIGTERM (Heroku, systemd, docker): close the socket cleanly.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        handler.start()  # blocks; reconnects by itself
+        try:
+            handler.connect()
+        except Exception as exc:  # unreachable Slack, a bad app token, a refused WebSocket
+            print(f"awssec: cannot open a Socket Mode connection: {_why(exc)}", file=sys.stderr)
+            return 2
+        log.info("awssec Socket Mode connected")
+        identity.start()
+        threading.Event().wait()  # blocks; the client reconnects by itself
     except KeyboardInterrupt:
         log.info("shutting down")
     finally:
-        handler.close()
+        _quietly(handler.close)
         store.dispose()
     return 0
+
+
+def _why(exc: BaseException) -> str:
+    """One line about a failed connection, never a token (the app token is in the request,
+    not in these messages, and is scrubbed anyway)."""
+    from slack_sdk.errors import SlackApiError
+
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        error = exc.response.get("error") or "unknown error"
+        hint = " (check SLACK_APP_TOKEN)" if error in _TOKEN_ERRORS else ""
+        reason = f"Slack answered HTTP {exc.response.status_code} {error}{hint}"
+    else:
+        reason = getattr(exc, "reason", None) or exc
+        reason = f"{type(exc).__name__}: {reason}" if str(reason) else type(exc).__name__
+    text = " ".join(str(reason).split())[:300]
+    for token in _TOKEN.findall(text):
+        text = text.replace(token, "[redacted]")
+    return text
+
+
+_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked"})
+_TOKEN = re.compile(r"x(?:app|ox[a-z])-[A-Za-z0-9-]+")
+
+
+def _quietly(close: Callable[[], object]) -> None:
+    try:
+        close()
+    except Exception as exc:  # closing a connection that never opened
+        log.debug("closing the Socket Mode client: %s", exc)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

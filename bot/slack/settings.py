@@ -16,6 +16,13 @@ DEFAULT_PORT = 3000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # How often (at most) the servers check the knowledge files for edits.
 KNOWLEDGE_RELOAD_SECONDS = 2.0
+# gunicorn workers and threads per worker (WEB_CONCURRENCY, WEB_THREADS), and the threads
+# running lazy listeners in each process (AWSSEC_LISTENER_THREADS). See gunicorn_conf.py and
+# app.py for why these values.
+DEFAULT_WEB_CONCURRENCY = 2
+DEFAULT_WEB_THREADS = 4
+DEFAULT_LISTENER_THREADS = 4
+MAX_COUNT = 256  # far above anything useful; catches typos such as 40000
 
 _BOT_TOKEN = re.compile(r"^xoxb-[A-Za-z0-9-]+$")
 _APP_TOKEN = re.compile(r"^xapp-[A-Za-z0-9-]+$")
@@ -39,6 +46,9 @@ class Settings:
     api_base_url: str = DEFAULT_API_BASE_URL
     # Slack user ids allowed to run `/awssec report` (AWSSEC_ADMINS, comma-separated).
     admins: frozenset[str] = frozenset()
+    web_concurrency: int = DEFAULT_WEB_CONCURRENCY
+    web_threads: int = DEFAULT_WEB_THREADS
+    listener_threads: int = DEFAULT_LISTENER_THREADS
 
     @property
     def socket_mode(self) -> bool:
@@ -110,6 +120,9 @@ class Settings:
             api_base_url += "/"
 
         admins = parse_admins(env.get("AWSSEC_ADMINS", ""))
+        web_concurrency = _count(env, "WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY)
+        web_threads = _count(env, "WEB_THREADS", DEFAULT_WEB_THREADS)
+        listener_threads = _count(env, "AWSSEC_LISTENER_THREADS", DEFAULT_LISTENER_THREADS)
 
         return cls(
             bot_token=bot_token,
@@ -120,7 +133,22 @@ class Settings:
             log_level=log_level,
             api_base_url=api_base_url,
             admins=admins,
+            web_concurrency=web_concurrency,
+            web_threads=web_threads,
+            listener_threads=listener_threads,
         )
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number from 1 to MAX_COUNT, or SettingsError naming `name`."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= MAX_COUNT:
+        raise SettingsError(
+            f"{name} is malformed: {raw[:40]!r} is not a whole number from 1 to {MAX_COUNT}"
+        )
+    return int(raw)
 
 
 def parse_admins(raw: str) -> frozenset[str]:

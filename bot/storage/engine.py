@@ -132,8 +132,19 @@ def create_store_engine(url: URL) -> Engine:
         # Each gunicorn worker has its own pool: keep it small (Heroku plans cap connections).
         pool_size=_env_count("AWSSEC_DB_POOL_SIZE", 3, minimum=1),
         max_overflow=_env_count("AWSSEC_DB_MAX_OVERFLOW", 5, minimum=0),
-        pool_timeout=10,
-        connect_args={"connect_timeout": 5, "application_name": "awssec"},
+        pool_timeout=5,
+        connect_args={
+            "connect_timeout": 3,
+            "application_name": "awssec",
+            # A hung server must not hold a listener thread for long: bound statements and
+            # locks, and notice a dead connection through TCP keepalives.
+            "options": "-c statement_timeout=10000 -c lock_timeout=3000",
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 10000,
+        },
     )
 
 

@@ -6,6 +6,8 @@ Shared by tests/slack/conftest.py and bench/load_http.py. Everything listens on 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shlex
@@ -58,7 +60,7 @@ class FakeSlackAPI:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.ws_url: str | None = None  # what apps.connections.open hands out
-        self._failures: dict[str, list[tuple[int, float]]] = {}
+        self._failures: dict[str, list[tuple[int, float, str | None]]] = {}
         self._cond = threading.Condition()
         self._ts = 0
         fake = self
@@ -105,7 +107,12 @@ class FakeSlackAPI:
     def fail(self, method: str, statuses: list[int], retry_after: float = 1) -> None:
         """The next len(statuses) calls to `method` get these HTTP statuses (429 → Retry-After)."""
         with self._cond:
-            self._failures.setdefault(method, []).extend((s, retry_after) for s in statuses)
+            self._failures.setdefault(method, []).extend((s, retry_after, None) for s in statuses)
+
+    def reject(self, method: str, error: str, times: int = 1) -> None:
+        """The next `times` calls to `method` get HTTP 200 {"ok": false, "error": error}."""
+        with self._cond:
+            self._failures.setdefault(method, []).extend([(200, 0, error)] * times)
 
     def clear_failures(self) -> None:
         with self._cond:
@@ -172,9 +179,9 @@ class FakeSlackAPI:
             self._cond.notify_all()
 
         if failure is not None:
-            status, retry_after = failure
+            status, retry_after, error = failure
             extra = {"Retry-After": str(int(retry_after))} if status == 429 else {}
-            error = "ratelimited" if status == 429 else "internal_error"
+            error = error or ("ratelimited" if status == 429 else "internal_error")
             self._reply(handler, status, {"ok": False, "error": error}, extra)
             return
         if method == "response_url":
@@ -229,14 +236,18 @@ class FakeSlackAPI:
 
 
 def sign(
-    body: str,
+    body: str | bytes,
     secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
     content_type: str = "application/json",
 ) -> dict[str, str]:
     """Headers exactly as Slack sends them: v0 HMAC-SHA256 over `v0:{ts}:{body}`."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    if isinstance(body, bytes):  # any bytes, even invalid UTF-8, signed as Slack would
+        digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+        signature = f"v0={digest.hexdigest()}"
+    else:
+        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
@@ -418,8 +429,9 @@ class Reply:
     elapsed: float
 
 
-def post(url: str, body: str, headers: dict[str, str], timeout: float = 10.0) -> Reply:
-    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+def post(url: str, body: str | bytes, headers: dict[str, str], timeout: float = 10.0) -> Reply:
+    data = body if isinstance(body, bytes) else body.encode()
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -551,7 +563,7 @@ class WebServer:
 
     def send(
         self,
-        body: str,
+        body: str | bytes,
         *,
         content_type: str = "application/json",
         timestamp: int | None = None,

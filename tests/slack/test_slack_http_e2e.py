@@ -23,6 +23,7 @@ from slackfakes import (
     interactivity_body,
     mention_event,
     post,
+    sign,
     unique,
 )
 
@@ -79,7 +80,10 @@ def test_mention_in_thread_and_everything_is_escaped(web_server, fake_slack) -> 
     dumped = json.dumps(call.params)
     for ping in ("<!channel>", "<!here>", "<@U0BOSS>"):
         assert ping not in dumped
-    assert "&lt;!channel&gt;" in dumped
+    # Echoed as inert plain text, in a text object Slack must not auto-parse.
+    [echo] = [b["text"] for b in call.params["blocks"] if "@channel" in json.dumps(b)]
+    assert echo["text"].endswith(">@channel @here @U0BOSS zzqx blorp?")
+    assert echo["verbatim"] is True
 
 
 def test_dm_is_answered_in_the_dm(web_server, fake_slack) -> None:
@@ -308,3 +312,56 @@ def test_secrets_never_reach_the_log(web_server) -> None:
     assert "awssec HTTP app ready" in output
     for secret in (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN, "SECRET"):
         assert secret not in output
+
+
+def test_bad_signature_headers_get_401_without_a_traceback(web_server, fake_slack) -> None:
+    mark = len(web_server.output())
+    channel = unique("C")
+    body = json.dumps(event_body(mention_event("kms", channel)))
+    good = sign(body)
+    for timestamp in ("abc", "", "12.5", "-1", "1e9", "0x10", "1700000000abc"):
+        headers = {**good, "X-Slack-Request-Timestamp": timestamp}
+        assert post(web_server.events_url, body, headers).status == 401, timestamp
+    no_signature = {k: v for k, v in good.items() if k != "X-Slack-Signature"}
+    assert post(web_server.events_url, body, no_signature).status == 401
+    no_timestamp = {k: v for k, v in good.items() if k != "X-Slack-Request-Timestamp"}
+    assert post(web_server.events_url, body, no_timestamp).status == 401
+    assert_still_serving(web_server, fake_slack, mark)
+    settle(0.2)
+    assert fake_slack.find("chat.postMessage", channel=channel) == []
+
+
+def test_signed_malformed_bodies_get_400_and_unsigned_401(web_server, fake_slack) -> None:
+    mark = len(web_server.output())
+
+    def callback(event: object) -> str:
+        return json.dumps({**event_body({}), "event": event})
+
+    bodies: list[tuple[str | bytes, str]] = [
+        (callback(None), "application/json"),
+        (callback("x"), "application/json"),
+        (callback([1, 2]), "application/json"),
+        (callback(7), "application/json"),
+        ('"just a string"', "application/json"),
+        ("[1, 2]", "application/json"),
+        ("{not json", "application/json"),
+        (b'{"type": "event_callback", "event": "\xff\xfe"}', "application/json"),
+        ("payload=%7Bnot+json", FORM),
+        ("payload=%5B1%2C2%5D", FORM),
+    ]
+    for body, content_type in bodies:
+        signed = web_server.send(body, content_type=content_type)
+        assert signed.status == 400, (body, signed)
+        unsigned = post(web_server.events_url, body, {"Content-Type": content_type})
+        assert unsigned.status == 401, (body, unsigned)
+    assert_still_serving(web_server, fake_slack, mark)
+
+
+def assert_still_serving(web_server, fake_slack, mark: int) -> None:
+    """The server answers as usual, and logged no traceback since `mark`."""
+    assert get(f"{web_server.base_url}/healthz").status == 200
+    channel = unique("C")
+    assert send_event(web_server, mention_event("kms", channel)).status == 200
+    assert len(fake_slack.wait_for("chat.postMessage", channel=channel)) == 1
+    output = web_server.output()[mark:]
+    assert "Traceback" not in output, output[-3000:]

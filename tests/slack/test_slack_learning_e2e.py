@@ -109,7 +109,9 @@ def votes(web_server: WebServer, answer_id: int) -> list[tuple]:
 # ---------------------------------------------------------------- feedback
 
 
-def test_vote_acknowledged_in_place_changed_and_commented(web_server, fake_slack) -> None:
+def test_votes_on_a_shared_answer_thanked_privately_changed_and_commented(
+    web_server, fake_slack
+) -> None:
     channel = unique("C")
     send_event(web_server, mention_event("which service finds PII?", channel, "30.1"))
     [reply] = fake_slack.wait_for("chat.postMessage", channel=channel)
@@ -130,49 +132,48 @@ def test_vote_acknowledged_in_place_changed_and_commented(web_server, fake_slack
     # "Helpful", clicked on the posted message (Slack sends its blocks along).
     message = {"blocks": blocks, "text": reply.params["text"], "thread_ts": "30.1"}
     ts = "1700000030.000001"
-    payload = action_payload(
-        buttons[0]["action_id"],
-        buttons[0]["value"],
-        channel=channel,
-        response_url=fake_slack.response_url("unused"),
-        message_ts=ts,
-        message=message,
-        user="U0VOTER",
+
+    def vote(button: dict, user: str) -> Any:
+        url = fake_slack.response_url(unique("vote"))
+        payload = action_payload(
+            button["action_id"],
+            button["value"],
+            channel=channel,
+            response_url=url,
+            message_ts=ts,
+            message=message,
+            user=user,
+        )
+        click(web_server, payload)
+        [thanks] = wait_response(fake_slack, url)
+        return thanks
+
+    thanks = vote(buttons[0], "U0VOTER")
+    # Thanked privately; the shared message (and everyone else's buttons) is left alone.
+    assert thanks.params["response_type"] == "ephemeral"
+    assert thanks.params["replace_original"] is False
+    assert thanks.params["text"] == (
+        "Thanks — recorded as helpful. Click the other button to change your vote."
     )
-    click(web_server, payload)
-    [update] = fake_slack.wait_for("chat.update", channel=channel)
-    assert update.params["ts"] == ts
-    new_blocks = update.params["blocks"]
-    # Everything but the feedback area is kept as it was.
-    assert [b for b in new_blocks if not str(b.get("block_id", "")).startswith("awssec_fe")] == [
-        b for b in blocks if b.get("block_id") != "awssec_feedback"
-    ]
-    assert "Thanks, <@U0VOTER>! Marked helpful." in json.dumps(new_blocks)
-    [change] = feedback_block(new_blocks)["elements"]
-    assert change["text"]["text"] == "Change to not helpful"
-    assert change["action_id"] == "awssec_feedback_not_helpful"
     assert wait_until(lambda: votes(web_server, answer_id)) == [("U0VOTER", 1, TEAM_ID, channel)]
     assert fake_slack.find("views.open") == []
 
-    # The second click changes the vote (still one row) and offers the comment modal.
-    payload = action_payload(
-        change["action_id"],
-        change["value"],
-        channel=channel,
-        response_url=fake_slack.response_url("unused"),
-        message_ts=ts,
-        message={**message, "blocks": new_blocks},
-        user="U0VOTER",
+    # Another person votes on the same, unchanged message.
+    assert "not helpful" in vote(buttons[1], "U0OTHER").params["text"]
+    # The first voter clicks the other button: the vote changes (still one row each) and
+    # the comment modal opens.
+    vote(buttons[1], "U0VOTER")
+    assert wait_until(
+        lambda: (
+            sorted(votes(web_server, answer_id))
+            == [("U0OTHER", 0, TEAM_ID, channel), ("U0VOTER", 0, TEAM_ID, channel)]
+        )
     )
-    click(web_server, payload)
-    [_, update] = fake_slack.wait_for("chat.update", count=2, channel=channel)
-    assert "Thanks, <@U0VOTER>! Marked not helpful." in json.dumps(update.params["blocks"])
-    assert "Change to helpful" in json.dumps(update.params["blocks"])
-    [opened] = fake_slack.wait_for("views.open")
-    assert opened.params["trigger_id"] == "1.2.3"
-    view = opened.params["view"]
+    assert fake_slack.find("chat.update", channel=channel) == []
+    opened = fake_slack.wait_for("views.open", count=2)
+    assert opened[-1].params["trigger_id"] == "1.2.3"
+    view = opened[-1].params["view"]
     assert view["callback_id"] == "awssec_feedback_comment"
-    assert wait_until(lambda: votes(web_server, answer_id) == [("U0VOTER", 0, TEAM_ID, channel)])
 
     # Submitting the modal stores the comment, credentials redacted.
     values = {"awssec_comment": {"comment": {"type": "plain_text_input", "value": "Wanted "}}}

@@ -31,7 +31,7 @@ from bot.rendering.blocks import (
 from bot.slack.database import open_store
 from bot.slack.dedup import MemoryDeduplicator, StoreDeduplicator
 from bot.slack.deps import CONTEXT_KEY, Deps
-from bot.slack.listeners.actions.feedback import ANSWER_GONE, handle_feedback
+from bot.slack.listeners.actions.feedback import ANSWER_GONE, handle_feedback, vote_recorded
 from bot.slack.listeners.commands.awssec import NOT_ADMIN, handle_awssec
 from bot.slack.listeners.events.direct_message import handle_direct_message
 from bot.slack.listeners.events.mention import handle_app_mention
@@ -179,29 +179,56 @@ def vote_body(answer_id: int, action_id: str, *, ephemeral: bool = False, user: 
     return body, action
 
 
-def test_votes_are_upserted_and_acknowledged_in_place(context: BoltContext, store: Store) -> None:
+def test_votes_on_a_shared_message_keep_its_buttons_and_thank_privately(
+    context: BoltContext, store: Store
+) -> None:
     reply = ask(context, "which service finds PII?")
     answer_id = int(feedback_buttons(reply["blocks"])[0]["value"])
-    body, action = vote_body(answer_id, ACTION_FEEDBACK_HELPFUL)
-    body["message"] = {"ts": "9.9", "text": reply["text"], "blocks": reply["blocks"]}
+    posted = {"ts": "9.9", "text": reply["text"], "blocks": reply["blocks"]}
+
+    def vote(user: str, action_id: str) -> tuple[MagicMock, MagicMock]:
+        body, action = vote_body(answer_id, action_id, user=user)
+        body["message"] = posted  # the shared message, as every voter sees it
+        client, respond = MagicMock(), MagicMock()
+        handle_feedback(body, action, respond, client, context, log)
+        # The message everyone sees keeps both buttons: it is never rewritten.
+        client.chat_update.assert_not_called()
+        return client, respond
+
+    client, respond = vote("U0TWO", ACTION_FEEDBACK_HELPFUL)
+    respond.assert_called_once_with(
+        response_type="ephemeral", replace_original=False, text=vote_recorded(True)
+    )
+    assert "recorded as helpful. Click the other button" in vote_recorded(True)
+    client.views_open.assert_not_called()
+
+    # Someone else can still vote on the same message (nothing took their buttons away).
+    client, respond = vote("U0THREE", ACTION_FEEDBACK_NOT_HELPFUL)
+    assert respond.call_args.kwargs["text"] == vote_recorded(False)
+    opened = client.views_open.call_args.kwargs
+    assert opened["trigger_id"] == "trig-1" and comment_answer_id(opened["view"]) == answer_id
+
+    # Clicking the other button changes that user's vote: still one vote per user.
+    vote("U0TWO", ACTION_FEEDBACK_NOT_HELPFUL)
+    assert store.counts()["votes"] == 2
+    since = store.get_answer(answer_id).created_at
+    assert sorted(store.votes_since(since)) == [(answer_id, False), (answer_id, False)]
+
+
+def test_a_message_thanked_the_old_way_gets_both_buttons_back(
+    context: BoltContext, store: Store
+) -> None:
+    reply = ask(context, "kms")
+    answer_id = int(feedback_buttons(reply["blocks"])[0]["value"])
+    old_style = replace_feedback(reply["blocks"], feedback_thanks_blocks(answer_id, "U0A", True))
+    body, action = vote_body(answer_id, ACTION_FEEDBACK_NOT_HELPFUL)
+    body["message"] = {"ts": "9.9", "text": reply["text"], "blocks": old_style}
     client, respond = MagicMock(), MagicMock()
     handle_feedback(body, action, respond, client, context, log)
     update = client.chat_update.call_args.kwargs
-    assert (update["channel"], update["ts"], update["text"]) == ("C1", "9.9", reply["text"])
-    assert update["blocks"][0] == reply["blocks"][0]
-    assert "Thanks, <@U0TWO>! Marked helpful." in json.dumps(update["blocks"])
-    client.views_open.assert_not_called()
-
-    body, action = vote_body(answer_id, ACTION_FEEDBACK_NOT_HELPFUL)
-    body["message"] = {"ts": "9.9", "text": reply["text"], "blocks": update["blocks"]}
-    handle_feedback(body, action, respond, client, context, log)
-    assert "Marked not helpful" in json.dumps(client.chat_update.call_args.kwargs["blocks"])
-    opened = client.views_open.call_args.kwargs
-    assert opened["trigger_id"] == "trig-1"
-    assert comment_answer_id(opened["view"]) == answer_id
-    assert store.counts()["votes"] == 1
-    assert store.votes_since(store.get_answer(answer_id).created_at) == [(answer_id, False)]
-    respond.assert_not_called()
+    assert (update["channel"], update["ts"]) == ("C1", "9.9")
+    assert update["blocks"] == reply["blocks"]  # both buttons, no "Thanks, @someone"
+    assert respond.call_args.kwargs["text"] == vote_recorded(False)
 
 
 def test_vote_on_ephemeral_answer_is_rerendered(context: BoltContext, store: Store) -> None:
@@ -410,23 +437,34 @@ def test_bad_database_url_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch)
         open_store()
 
 
-def test_healthz_shows_a_database_problem(slack_service: AnswerService) -> None:
+def test_healthz_shows_a_database_problem_without_its_details(
+    slack_service: AnswerService, caplog: pytest.LogCaptureFixture
+) -> None:
     from bot.slack.wsgi import AwssecWSGI
 
     store = MagicMock()
     store.backend = "postgresql"
-    store.ping.return_value = "OperationalError: connection refused"
+    problem = 'OperationalError: connection to server at "db.internal" (10.0.0.5) refused'
+    store.ping.return_value = problem
     wsgi = AwssecWSGI(MagicMock(), slack_service, "secret", store)
     statuses: list[str] = []
     environ = {"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"}
-    body = b"".join(wsgi(environ, lambda status, headers: statuses.append(status)))
-    health = json.loads(body)
-    assert statuses == ["200 OK"] and health["ok"] is True and health["last_error"] is None
-    assert health["database"] == {
-        "backend": "postgresql",
-        "ok": False,
-        "error": "OperationalError: connection refused",
-    }
+
+    def health() -> tuple[bytes, dict]:
+        body = b"".join(wsgi(environ, lambda status, headers: statuses.append(status)))
+        return body, json.loads(body)
+
+    with caplog.at_level(logging.ERROR, logger="bot.slack.wsgi"):
+        body, payload = health()
+        health()  # the same problem again soon after: not logged again
+    assert statuses == ["200 OK", "200 OK"] and payload["ok"] is True
+    # What the issue asks /healthz to show, still there.
+    assert payload["knowledge_version"] == slack_service.knowledge.version
+    assert "last_error" in payload and payload["last_error"] is None
+    assert payload["database"] == {"backend": "postgresql", "ok": False}
+    assert b"db.internal" not in body and b"10.0.0.5" not in body
+    logged = [r.getMessage() for r in caplog.records if "db.internal" in r.getMessage()]
+    assert len(logged) == 1 and problem in logged[0]
 
 
 def test_a_worker_booting_on_broken_knowledge_starts_from_the_snapshot(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -153,6 +154,9 @@ def test_list_and_help_work_in_a_dm_and_a_mention(
         {"channel_type": "im", "subtype": "channel_join"},
         {"channel_type": "im", "bot_id": "B2", "text": "hi"},
         {"channel_type": "im", "subtype": "bot_message"},
+        {"channel_type": "im", "subtype": "me_message", "text": "kms"},
+        {"channel_type": "im", "subtype": "file_share", "bot_id": "B2", "text": "kms"},
+        {"channel_type": "im", "subtype": "thread_broadcast", "edited": {"user": "U1"}},
         {"channel_type": "channel", "text": "kms"},
     ],
 )
@@ -282,3 +286,60 @@ def test_app_home(context: BoltContext) -> None:
     client.reset_mock()
     handle_app_home_opened({"user": "U1", "tab": "messages"}, client, context, log)
     client.views_publish.assert_not_called()
+
+
+# ---------------------------------------------------------------- hostile and unusual input
+
+
+@pytest.mark.parametrize("bot_user_id", [BOT_USER_ID, None])
+@pytest.mark.parametrize("unit", [f"<@{BOT_USER_ID}|", "<@U", f"<@{BOT_USER_ID}|x" + "y" * 100])
+def test_a_40_kb_pathological_message_is_handled_fast(
+    context: BoltContext, bot_user_id: str | None, unit: str
+) -> None:
+    # Not a timing test as such: it guards against quadratic regexes (seconds, not ms).
+    text = unit * (40_000 // len(unit))
+    started = time.perf_counter()
+    strip_bot_mention(text, bot_user_id)
+    assert time.perf_counter() - started < 0.5
+    say = MagicMock()
+    event = {"text": text, "channel": "C1", "ts": f"8.{len(unit)}", "user": "U1"}
+    started = time.perf_counter()
+    handle_app_mention(event, {"event_id": "Ev8"}, say, MagicMock(), context, log)
+    assert time.perf_counter() - started < 0.5
+    say.assert_called_once()
+
+
+def test_bot_user_id_falls_back_to_the_event_authorizations(context: BoltContext) -> None:
+    # Before auth.test has answered (see identity.py), the id comes from the event itself.
+    say = MagicMock()
+    unknown = BoltContext({CONTEXT_KEY: context[CONTEXT_KEY], "bot_user_id": None})
+    event = {"text": f"tell me <@{BOT_USER_ID}> about kms", "channel": "C1", "ts": "8.8"}
+    body = {"event_id": "Ev88", "authorizations": [{"user_id": BOT_USER_ID, "is_bot": True}]}
+    handle_app_mention(event, body, say, MagicMock(), unknown, log)
+    assert header(say.call_args.kwargs).startswith("AWS Key Management")
+    assert BOT_USER_ID not in json.dumps(say.call_args.kwargs)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"channel_type": "im", "subtype": "file_share", "text": "kms?", "files": [{"id": "F1"}]},
+        {"channel_type": "im", "subtype": "thread_broadcast", "text": "kms?", "thread_ts": "1.0"},
+    ],
+)
+def test_file_shares_and_thread_broadcasts_are_answered(
+    context: BoltContext, event: dict[str, Any]
+) -> None:
+    assert is_direct_message(event)
+    assert is_fresh_mention({**event, "channel_type": "channel"})
+    say = MagicMock()
+    full = {**event, "channel": "D1", "ts": "9.1", "user": "U1"}
+    handle_direct_message(full, {"event_id": "Ev91"}, say, context, log)
+    assert header(say.call_args.kwargs).startswith("AWS Key Management")
+
+
+def test_a_file_without_a_question_is_not_answered(context: BoltContext) -> None:
+    say = MagicMock()
+    event = {"channel_type": "im", "subtype": "file_share", "text": "", "files": [{"id": "F1"}]}
+    handle_direct_message({**event, "channel": "D1", "ts": "9.2"}, {}, say, context, log)
+    say.assert_not_called()

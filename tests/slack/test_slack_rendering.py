@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 
 from bot.knowledge.model import KnowledgeBase, Topic
@@ -21,7 +22,7 @@ from bot.rendering.blocks import (
     render_list_blocks,
     render_message,
 )
-from bot.rendering.mrkdwn import escape_mrkdwn, truncate
+from bot.rendering.mrkdwn import escape_mrkdwn, plain_from_slack, truncate
 
 
 def all_strings(value: object) -> list[str]:
@@ -132,9 +133,10 @@ def test_share_value_fits_even_for_huge_questions(slack_kb: KnowledgeBase) -> No
 def test_asked_by_uses_user_id_and_escapes_question(slack_kb: KnowledgeBase) -> None:
     answer = Answer("<!channel> which finds PII?", AnswerKind.TOPIC, (slack_kb.get("macie"),))
     message = render_message(answer, kb=slack_kb, asked_by="U0ASKER")
-    first = message["blocks"][0]["elements"][0]["text"]
-    assert first.startswith("<@U0ASKER> asked:") and "&lt;!channel&gt;" in first
-    assert message["text"].startswith("<@U0ASKER> asked:")
+    first = message["blocks"][0]["elements"][0]
+    assert first["text"] == "<@U0ASKER> asked: “@channel which finds PII?”"
+    assert first["verbatim"] is True  # Slack must not turn the plain @channel into a ping
+    assert message["text"].startswith("<@U0ASKER> asked: “@channel which finds PII?”")
     # Something that is not a user id is never turned into a mention.
     injected = render_message(answer, kb=slack_kb, asked_by="!channel")
     assert "<!channel>" not in json.dumps(injected)
@@ -155,7 +157,8 @@ def test_no_match_echoes_escaped_question_and_offers_suggestions(slack_kb: Knowl
     message = render_message(answer, kb=slack_kb)
     dumped = json.dumps(message)
     assert "<!here>" not in dumped and "<@U1>" not in dumped
-    assert "&lt;!here&gt;" in dumped
+    [echo] = [b["text"] for b in message["blocks"] if "@here" in json.dumps(b)]
+    assert echo["text"].endswith("\n>@here what about @U1?") and echo["verbatim"] is True
     assert [b["value"] for b in buttons(message["blocks"])] == ["macie"]
 
 
@@ -205,3 +208,130 @@ def test_huge_catalogue_fits_a_home_view() -> None:
     topics = tuple(replace(topic, id=f"t{i}", category=f"Category {i}") for i in range(300))
     home = render_catalogue_blocks(KnowledgeBase(topics=topics))
     assert_within_limits(home, MAX_VIEW_BLOCKS)
+
+
+# ---------------------------------------------------------------- echoed questions
+
+
+def test_plain_from_slack_makes_control_sequences_inert_labels() -> None:
+    cases = {
+        "<@U123> hi": "@U123 hi",
+        "<@U123|alice> hi": "@alice hi",
+        "in <#C1|general>": "in #general",
+        "<#C1>": "#C1",
+        "<!here> <!channel> <!everyone>": "@here @channel @everyone",
+        "<!here|here>": "@here",
+        "<!subteam^S1|@admins>": "@admins",
+        "<https://evil.example.com|click me>": "click me",
+        "<https://evil.example.com>": "https://evil.example.com",
+        "what is &lt;foo&gt; &amp; bar": "what is <foo> & bar",
+        "&amp;lt; stays literal": "&lt; stays literal",
+        "a < b": "a < b",
+    }
+    for slack_text, plain in cases.items():
+        assert plain_from_slack(slack_text) == plain, slack_text
+
+
+def test_echoed_question_is_escaped_exactly_once(slack_kb: KnowledgeBase) -> None:
+    # Slack sends "what is <foo> & bar" escaped; echoing it must not escape it again.
+    question = "what is &lt;foo&gt; &amp; bar"
+    miss = render_message(Answer(question, AnswerKind.NO_MATCH), kb=slack_kb)
+    assert "\n>what is &lt;foo&gt; &amp; bar" in miss["blocks"][0]["text"]["text"]
+    shared = render_message(
+        Answer(question, AnswerKind.TOPIC, (slack_kb.get("kms"),)), kb=slack_kb, asked_by="U0A"
+    )
+    expected = "<@U0A> asked: “what is &lt;foo&gt; &amp; bar”"
+    assert shared["blocks"][0]["elements"][0]["text"] == expected
+    assert shared["text"].startswith(expected)
+    for message in (miss, shared):
+        assert "&amp;lt;" not in json.dumps(message) and "&amp;amp;" not in json.dumps(message)
+
+
+def test_control_sequences_never_reach_outgoing_text(slack_kb: KnowledgeBase) -> None:
+    question = (
+        "<!channel> <!here|here> <!everyone> <!subteam^S1|@admins> <@U0BOSS> <@U0BOSS|boss> "
+        "<#C1|general> <https://evil.example.com|click> &lt;!channel&gt; kms?"
+    )
+    for answer in (
+        Answer(question, AnswerKind.NO_MATCH, suggestions=(slack_kb.get("kms"),)),
+        Answer(question, AnswerKind.TOPIC, (slack_kb.get("kms"),)),
+    ):
+        message = render_message(answer, kb=slack_kb, asked_by="U0ASKER", answer_id=7)
+        for text in [message["text"], *all_strings(message["blocks"])]:
+            for raw in ("<!", "<@U0BOSS", "<#", "<http"):
+                assert raw not in text, (raw, text)
+        # The only mention left is the one we wrote, from Slack's payload.
+        assert json.dumps(message).count("<@") == 2  # in the blocks and in the text
+
+
+def test_share_value_keeps_a_trimmed_question_when_escaping_doubles_it(
+    slack_kb: KnowledgeBase,
+) -> None:
+    answer = Answer('"' * 5000, AnswerKind.TOPIC, (slack_kb.get("kms"),))
+    value = encode_answer(answer)
+    assert len(value) <= 2000
+    decoded = decode_answer(value, slack_kb)
+    assert decoded is not None and decoded.topic_ids == ["kms"]
+    assert 900 <= len(decoded.question) < 5000 and set(decoded.question) == {'"'}
+    shared = render_message(decoded, kb=slack_kb, asked_by="U0A")
+    assert shared["blocks"][0]["elements"][0]["text"].startswith('<@U0A> asked: “""""')
+
+
+# ---------------------------------------------------------------- action ids
+
+
+def action_ids(value: object) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["action_id"]] if "action_id" in value else []
+        return own + [a for v in value.values() for a in action_ids(v)]
+    if isinstance(value, list):
+        return [a for v in value for a in action_ids(v)]
+    return []
+
+
+def test_action_ids_are_unique_in_every_message_type(slack_service) -> None:
+    from bot.rendering.blocks import (
+        comment_modal,
+        feedback_thanks_blocks,
+        help_message,
+        list_message,
+        render_home_view,
+        replace_feedback,
+        report_message,
+    )
+    from bot.slack.dedup import MemoryDeduplicator
+    from bot.slack.deps import Deps
+    from bot.slack.replies import Where, build_reply
+
+    kb = slack_service.knowledge
+    kms, hsm, macie = kb.get("kms"), kb.get("cloudhsm"), kb.get("macie")
+    answers = [
+        Answer("kms", AnswerKind.TOPIC, (kms,), (hsm, macie), 0.5),
+        Answer("kms vs hsm", AnswerKind.COMPARISON, (kms, hsm, macie)),
+        Answer("zzqx", AnswerKind.NO_MATCH, suggestions=(kms, hsm, macie)),
+        Answer("help", AnswerKind.SMALL_TALK, small_talk="help"),
+    ]
+    messages: list[object] = []
+    for answer in answers:
+        for shareable in (False, True):
+            message = render_message(answer, kb=kb, shareable=shareable, answer_id=3)
+            messages.append(message)
+            thanks = feedback_thanks_blocks(3, "U0A", helpful=True)
+            messages.append(replace_feedback(message["blocks"], thanks))
+        messages.append(render_message(answer, kb=kb, asked_by="U0A", answer_id=4))
+    messages += [help_message(), list_message(kb), report_message("Top missed\n x")]
+    messages += [render_home_view(kb), comment_modal(3)]
+    # The credential warning with the answer to the rest of the question appended: both
+    # have docs buttons.
+    deps = Deps(service=slack_service, dedup=MemoryDeduplicator())
+    where = Where("mention", "T1", "U1", "C1")
+    for question in (
+        "how do I rotate AKIAIOSFODNN7EXAMPLE in kms vs cloudhsm",
+        "which service finds PII? token xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp",
+    ):
+        reply = build_reply(deps, question, where, logging.getLogger("test"))
+        assert reply.private and len(action_ids(reply.message)) >= 3
+        messages.append(reply.message)
+    for message in messages:
+        ids = action_ids(message)
+        assert len(ids) == len(set(ids)), ids

@@ -68,6 +68,50 @@ def test_serve_reports_a_bad_setting_in_one_line(
     ]
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("WEB_CONCURRENCY", "two"), ("WEB_THREADS", "x"), ("AWSSEC_LISTENER_THREADS", "x")],
+)
+def test_serve_reports_a_bad_count_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in list(os.environ):
+        if name.startswith("SLACK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv(variable, value)
+    # Were the value accepted, serve() would replace this process with gunicorn.
+    monkeypatch.setattr(runtime, "exec_gunicorn", lambda settings: pytest.fail("exec gunicorn"))
+    assert runtime.serve(None) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"awssec: {variable} is malformed: {value!r} is not a whole number")
+
+
+def test_gunicorn_refuses_to_start_with_bad_web_threads(tmp_path: Path) -> None:
+    # (A malformed WEB_CONCURRENCY is refused by gunicorn itself before it reads our config;
+    # `awssec serve` checks it first, see above.)
+    env = server_env(
+        "http://127.0.0.1:9/api/",
+        PORT=str(free_port()),
+        AWSSEC_KNOWLEDGE=str(KNOWLEDGE),
+        WEB_THREADS="four",
+    )
+    command = shlex.split(procfile_command("web"))
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "awssec: WEB_THREADS is malformed: 'four' is not a whole number from 1 to 256"
+    )
+
+
 def test_dotenv_is_read_but_real_environment_wins(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

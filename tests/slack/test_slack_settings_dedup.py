@@ -50,6 +50,13 @@ def test_socket_mode_and_overrides() -> None:
         ({**HTTP_ENV, "PORT": "70000"}, "PORT"),
         ({**HTTP_ENV, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({**HTTP_ENV, "SLACK_API_BASE_URL": "slack.com/api"}, "SLACK_API_BASE_URL"),
+        ({**HTTP_ENV, "WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY"),
+        ({**HTTP_ENV, "WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({**HTTP_ENV, "WEB_THREADS": "x"}, "WEB_THREADS"),
+        ({**HTTP_ENV, "WEB_THREADS": "-4"}, "WEB_THREADS"),
+        ({**HTTP_ENV, "AWSSEC_LISTENER_THREADS": "x"}, "AWSSEC_LISTENER_THREADS"),
+        ({**HTTP_ENV, "AWSSEC_LISTENER_THREADS": "4.5"}, "AWSSEC_LISTENER_THREADS"),
+        ({**HTTP_ENV, "AWSSEC_LISTENER_THREADS": "99999"}, "AWSSEC_LISTENER_THREADS"),
     ],
 )
 def test_bad_settings_name_the_variable_in_one_line(env: dict[str, str], variable: str) -> None:
@@ -59,6 +66,19 @@ def test_bad_settings_name_the_variable_in_one_line(env: dict[str, str], variabl
     assert message.startswith(variable) and "\n" not in message
     for secret in (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN, "xoxp-user-token", "has space"):
         assert secret not in message
+
+
+def test_worker_and_thread_counts() -> None:
+    settings = Settings.from_env(HTTP_ENV)
+    assert (settings.web_concurrency, settings.web_threads, settings.listener_threads) == (2, 4, 4)
+    env = {
+        **HTTP_ENV,
+        "WEB_CONCURRENCY": "3",
+        "WEB_THREADS": " 8 ",
+        "AWSSEC_LISTENER_THREADS": "2",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.web_concurrency, settings.web_threads, settings.listener_threads) == (3, 8, 2)
 
 
 def test_repr_hides_secrets() -> None:

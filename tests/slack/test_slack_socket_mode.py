@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import shlex
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from slackfakes import (
     FakeSlackAPI,
     ServerProcess,
     event_body,
+    free_port,
     mention_event,
     procfile_command,
     server_env,
@@ -162,3 +164,43 @@ def test_socket_mode_redelivery_is_answered_once(socket_mode_app) -> None:
     fake.wait_for("chat.postMessage", channel=channel, timeout=15)
     time.sleep(0.5)
     assert len(fake.find("chat.postMessage", channel=channel)) == 1
+
+
+def run_worker(tmp_path: Path, api_base_url: str) -> subprocess.CompletedProcess:
+    env = server_env(
+        api_base_url,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_SIGNING_SECRET="",
+        AWSSEC_KNOWLEDGE=str(KNOWLEDGE),
+        DATABASE_URL=sqlite_url(tmp_path),
+    )
+    command = shlex.split(os.path.expandvars(procfile_command("worker")))
+    return subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_unreachable_slack_at_start_up_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    done = run_worker(tmp_path, closed)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("awssec: cannot open a Socket Mode connection: ")
+    assert "Connection refused" in last
+    for secret in (APP_TOKEN, BOT_TOKEN, "SECRET"):
+        assert secret not in done.stderr + done.stdout
+
+
+def test_a_rejected_app_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with FakeSlackAPI() as fake:
+        fake.reject("apps.connections.open", "invalid_auth")
+        done = run_worker(tmp_path, fake.base_url)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip().splitlines()[-1] == (
+        "awssec: cannot open a Socket Mode connection: "
+        "Slack answered HTTP 200 invalid_auth (check SLACK_APP_TOKEN)"
+    )
+    for secret in (APP_TOKEN, BOT_TOKEN, "SECRET"):
+        assert secret not in done.stderr + done.stdout

@@ -1,8 +1,10 @@
-""" "Helpful" / "Not helpful": record the vote, thank the voter in place, ask for a comment.
+""" "Helpful" / "Not helpful": record the vote, thank the voter, ask for a comment.
 
-One vote per user per answer (the store upserts), so a second click changes the vote. The
-feedback buttons of *that* message are replaced by a thank-you and a button to change the
-vote; the rest of the message is kept. "Not helpful" also opens the optional comment modal.
+One vote per user per answer (the store upserts), so clicking the other button changes the
+vote. A message in a channel, thread or DM is shared: its buttons stay as they are, so
+everyone can vote, and the voter alone is thanked (an ephemeral message). An ephemeral
+answer (from `/awssec`) only exists for the asker: its buttons are replaced in place by a
+thank-you and a button to change the vote. "Not helpful" also opens the comment modal.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering.blocks import (
     ACTION_FEEDBACK_HELPFUL,
+    FEEDBACK_NOTE_BLOCK_ID,
     comment_modal,
+    feedback_blocks,
     feedback_thanks_blocks,
     render_message,
     replace_feedback,
 )
+from bot.slack.breaker import DatabaseSkipped
 from bot.slack.deps import Deps, deps_of
 from bot.slack.replies import clicked_where, describe_error, send
 
@@ -30,6 +35,12 @@ ANSWER_GONE = (
     "Ask again and rate the new answer."
 )
 CANNOT_RECORD = "Sorry, I couldn't record your feedback just now. Please try again later."
+
+
+def vote_recorded(helpful: bool) -> str:
+    """The private thank-you for a vote on a shared message."""
+    verdict = "helpful" if helpful else "not helpful"
+    return f"Thanks — recorded as {verdict}. Click the other button to change your vote."
 
 
 def handle_feedback(
@@ -64,14 +75,22 @@ def handle_feedback(
         note(CANNOT_RECORD)
         return
     try:
-        deps.store.record_vote(
-            answer_id=answer_id, team_id=team, user_id=user, channel_id=channel, helpful=helpful
+        # Through the breaker: while the database is failing, say so at once.
+        deps.breaker.call(
+            "recording a vote",
+            deps.store.record_vote,
+            answer_id=answer_id,
+            team_id=team,
+            user_id=user,
+            channel_id=channel,
+            helpful=helpful,
         )
     except LookupError:  # UnknownAnswerError: purged, or never recorded
         note(ANSWER_GONE)
         return
-    except Exception as exc:
-        logger.error("could not record a vote: %s", describe_error(exc))
+    except DatabaseSkipped as skipped:
+        if skipped.__cause__ is not None:
+            logger.error("could not record a vote: %s", describe_error(skipped.__cause__))
         note(CANNOT_RECORD)
         return
 
@@ -96,20 +115,24 @@ def handle_feedback(
         send(respond, logger, "acknowledge vote", replace_original=True, **message)
         return
 
+    # A shared message: everyone sees the same buttons, so they stay; only the voter is
+    # thanked. (Replacing them with "Thanks, @voter" would take the vote away from others.)
+    note(vote_recorded(helpful))
     posted = body.get("message") or {}
+    blocks = list(posted.get("blocks") or [])
     ts = posted.get("ts") or container.get("message_ts")
-    if not channel or not ts:
-        note("Thanks for your feedback!")
-        return
-    send(
-        client.chat_update,
-        logger,
-        "acknowledge vote",
-        channel=channel,
-        ts=ts,
-        blocks=replace_feedback(list(posted.get("blocks") or []), thanks),
-        text=posted.get("text") or "Thanks for your feedback!",
-    )
+    if channel and ts and any(b.get("block_id") == FEEDBACK_NOTE_BLOCK_ID for b in blocks):
+        # An answer acknowledged the old way (thanks + one "change" button): give it back
+        # both buttons.
+        send(
+            client.chat_update,
+            logger,
+            "restore vote buttons",
+            channel=channel,
+            ts=ts,
+            blocks=replace_feedback(blocks, feedback_blocks(answer_id)),
+            text=posted.get("text") or "",
+        )
 
 
 def _answer_id(value: Any) -> int | None:

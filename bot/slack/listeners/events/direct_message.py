@@ -10,6 +10,7 @@ from slack_bolt import BoltContext, Say
 from bot.slack.deps import deps_of
 from bot.slack.replies import (
     Where,
+    bot_user_id_of,
     build_reply,
     first_delivery,
     is_human_message,
@@ -33,7 +34,9 @@ def handle_direct_message(
     if not first_delivery(deps.dedup, body, event):
         logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
         return
-    question = strip_bot_mention(event.get("text") or "", context.bot_user_id)
+    question = strip_bot_mention(event.get("text") or "", bot_user_id_of(context, body))
+    if not question and event.get("subtype") == "file_share":
+        return  # a file dropped into the DM without a question: nothing to answer
     where = Where("dm", body.get("team_id"), event.get("user"), event.get("channel"))
     # A DM is already private, so a credential warning is posted right here too.
     reply = build_reply(deps, question, where, logger)

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.slack.deps import deps_of
 from bot.slack.replies import (
     Where,
+    bot_user_id_of,
     build_reply,
     first_delivery,
     is_human_message,
@@ -35,7 +36,7 @@ def handle_app_mention(
     if not first_delivery(deps.dedup, body, event):
         logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
         return
-    question = strip_bot_mention(event.get("text") or "", context.bot_user_id)
+    question = strip_bot_mention(event.get("text") or "", bot_user_id_of(context, body))
     where = Where("mention", body.get("team_id"), event.get("user"), event.get("channel"))
     reply = build_reply(deps, question, where, logger)
     if reply.private:

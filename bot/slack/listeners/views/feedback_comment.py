@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from bot.rendering.blocks import comment_answer_id, comment_text
+from bot.slack.breaker import DatabaseSkipped
 from bot.slack.deps import deps_of
 from bot.slack.replies import describe_error
 
@@ -18,15 +19,23 @@ def handle_feedback_comment(
     context: BoltContext,
     logger: logging.Logger,
 ) -> None:
-    store = deps_of(context).store
+    deps = deps_of(context)
+    store = deps.store
     answer_id = comment_answer_id(view)
     user = (body.get("user") or {}).get("id")
     comment = comment_text(view)
     if store is None or answer_id is None or not user or not comment:
         return
     try:
-        store.record_comment(answer_id=answer_id, user_id=user, comment=comment)
+        deps.breaker.call(
+            "recording a comment",
+            store.record_comment,
+            answer_id=answer_id,
+            user_id=user,
+            comment=comment,
+        )
     except LookupError:  # UnknownAnswerError: the answer was purged meanwhile
         logger.info("comment on answer %s dropped: the answer no longer exists", answer_id)
-    except Exception as exc:
-        logger.error("could not record a comment: %s", describe_error(exc))
+    except DatabaseSkipped as skipped:
+        reason = describe_error(skipped.__cause__) if skipped.__cause__ else "database skipped"
+        logger.error("could not record a comment: %s", reason)
