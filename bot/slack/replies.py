@@ -122,6 +122,16 @@ def first_delivery(dedup: Deduplicator, body: dict[str, Any], event: dict[str, A
     return dedup.claim(key)
 
 
+def new_question(
+    deps: Deps, body: dict[str, Any], event: dict[str, Any], context: Any, logger: logging.Logger
+) -> str | None:
+    """The question of a message event, without the bot's mention; None for a re-delivery."""
+    if not first_delivery(deps.dedup, body, event):
+        logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
+        return None
+    return strip_bot_mention(event.get("text") or "", bot_user_id_of(context, body))
+
+
 def send(post: Callable[..., Any], logger: logging.Logger, what: str, **kwargs: Any) -> bool:
     """Call a Slack posting function; log a final failure (after retries) and carry on."""
     try:

@@ -10,12 +10,10 @@ from slack_bolt import BoltContext, Say
 from bot.slack.deps import deps_of
 from bot.slack.replies import (
     Where,
-    bot_user_id_of,
     build_reply,
-    first_delivery,
     is_human_message,
+    new_question,
     send,
-    strip_bot_mention,
 )
 
 
@@ -31,10 +29,9 @@ def handle_direct_message(
     logger: logging.Logger,
 ) -> None:
     deps = deps_of(context)
-    if not first_delivery(deps.dedup, body, event):
-        logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
+    question = new_question(deps, body, event, context, logger)
+    if question is None:
         return
-    question = strip_bot_mention(event.get("text") or "", bot_user_id_of(context, body))
     if not question and event.get("subtype") == "file_share":
         return  # a file dropped into the DM without a question: nothing to answer
     where = Where("dm", body.get("team_id"), event.get("user"), event.get("channel"))

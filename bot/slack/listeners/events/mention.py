@@ -11,12 +11,10 @@ from slack_sdk import WebClient
 from bot.slack.deps import deps_of
 from bot.slack.replies import (
     Where,
-    bot_user_id_of,
     build_reply,
-    first_delivery,
     is_human_message,
+    new_question,
     send,
-    strip_bot_mention,
 )
 
 
@@ -33,10 +31,9 @@ def handle_app_mention(
     logger: logging.Logger,
 ) -> None:
     deps = deps_of(context)
-    if not first_delivery(deps.dedup, body, event):
-        logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
+    question = new_question(deps, body, event, context, logger)
+    if question is None:
         return
-    question = strip_bot_mention(event.get("text") or "", bot_user_id_of(context, body))
     where = Where("mention", body.get("team_id"), event.get("user"), event.get("channel"))
     reply = build_reply(deps, question, where, logger)
     if reply.private:
