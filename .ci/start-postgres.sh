@@ -77,24 +77,48 @@ full_page_writes = off
 CONF
 fi
 
-if as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+ready() { as_pg "$PGBIN/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT"; }
+
+# A pid file left by a server that was killed (the session ended, the machine was copied)
+# names a process that is gone, a zombie, or by now something else: pg_ctl would take it
+# for a running server, and postgres would refuse to start. Remove such leftovers.
+remove_stale_locks() {
+    local pidfile="$DATA/postmaster.pid" pid state
+    [[ -f "$pidfile" ]] || return 0
+    pid="$(head -n 1 "$pidfile")"
+    state="$(ps -o stat=,comm= -p "$pid" 2>/dev/null || true)"
+    if [[ "$state" != *postgres* || "$state" == Z* ]]; then
+        log "removing the lock files of a server that is no longer running (pid $pid)"
+        rm -f "$pidfile" "$PG_DIR/.s.PGSQL.$PG_PORT" "$PG_DIR/.s.PGSQL.$PG_PORT.lock"
+    fi
+}
+
+if ready; then
     log "already running"
 else
-    if (exec 9<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
+    remove_stale_locks
+    if [[ -f "$DATA/postmaster.pid" ]]; then
+        log "a server is starting; waiting for it"
+    elif (exec 9<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
         log "port $PG_PORT is taken by another process; set AWSSEC_PG_PORT"
         exit 1
+    else
+        log "starting on 127.0.0.1:$PG_PORT"
+        # The server outlives this script: it must not inherit our stdout (fd 3, the pipe
+        # that `eval "$(...)"` reads until every writer closes it) nor stderr, or the caller
+        # hangs.
+        as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 start \
+            </dev/null >/dev/null 2>&1 3>&- \
+            || { log "server failed to start; log follows"; tail -n 30 "$PG_DIR/server.log" >&2; exit 1; }
     fi
-    log "starting on 127.0.0.1:$PG_PORT"
-    as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null \
-        || { log "server failed to start; log follows"; tail -n 30 "$PG_DIR/server.log" >&2; exit 1; }
 fi
 
 # Bounded wait for the socket: pg_ctl -w already waited, this covers a racing second run.
 for _ in $(seq 1 30); do
-    as_pg "$PGBIN/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT" && break
+    ready && break
     sleep 1
 done
-as_pg "$PGBIN/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT" || { log "server not ready"; exit 1; }
+ready || { log "server not ready"; exit 1; }
 
 psql_su() {
     as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U postgres \
