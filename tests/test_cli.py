@@ -99,9 +99,10 @@ def test_missing_knowledge_path_is_one_line(tmp_path):
 
 
 def test_chat_answers_one_question_after_another():
-    result = awssec("chat", stdin="gaurdduty\nlist\nthanks\nquit\nmacie\n")
+    result = awssec("chat", stdin="gaurdduty\nlist\nthanks\nhelp\nquit\nmacie\n")
     assert result.returncode == 0
     out = result.stdout
+    assert "`list` shows every topic" in out  # at the prompt, commands have no prefix
     assert out.index("Amazon GuardDuty") < out.index("topics.") < out.index("welcome")
     assert "Amazon Macie (" not in out  # stopped at quit
 

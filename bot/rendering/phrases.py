@@ -22,13 +22,15 @@ SMALL_TALK_REPLIES = {
 
 
 def help_text(command: str = "awssec") -> str:
-    """Usage, prefixed as on the surface: `awssec` in a terminal, `/awssec` in Slack."""
-    examples = "\n".join(f"  • {command} {q}" for q in EXAMPLE_QUESTIONS)
+    """Usage, prefixed as on the surface: `awssec` in a terminal, `/awssec` in Slack, nothing
+    at the `awssec chat` prompt."""
+    prefix = f"{command} " if command else ""
+    examples = "\n".join(f"  • {prefix}{q}" for q in EXAMPLE_QUESTIONS)
     return (
         "I answer AWS security and compliance questions: which service does what, "
         "who is responsible for what, and how services compare.\n"
         f"Ask in plain words, for example:\n{examples}\n"
-        f"`{command} list` shows every topic I know; `{command} help` shows this message."
+        f"`{prefix}list` shows every topic I know; `{prefix}help` shows this message."
     )
 
 

@@ -36,7 +36,7 @@ def render_text(answer: Answer, kb: KnowledgeBase | None = None, command: str = 
     lines = [phrases.DONT_KNOW]
     if answer.suggestions:
         lines.append(f"{phrases.CLOSEST} {_names(answer.suggestions)}.")
-    lines.append(phrases.LIST_HINT.format(list_command=f"{command} list"))
+    lines.append(phrases.LIST_HINT.format(list_command=f"{command} list".strip()))
     return "\n".join(lines)
 
 
