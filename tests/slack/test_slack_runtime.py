@@ -93,6 +93,12 @@ def test_serve_reports_a_bad_count_in_one_line(
     assert line.startswith(f"awssec: {variable} is malformed: {value!r} is not a whole number")
 
 
+def run_web_line(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The Procfile's web: line as a process that is expected to refuse to start."""
+    command = shlex.split(procfile_command("web"))
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=30)
+
+
 def test_gunicorn_refuses_to_start_with_bad_web_threads(tmp_path: Path) -> None:
     # (A malformed WEB_CONCURRENCY is refused by gunicorn itself before it reads our config;
     # `awssec serve` checks it first, see above.)
@@ -102,10 +108,7 @@ def test_gunicorn_refuses_to_start_with_bad_web_threads(tmp_path: Path) -> None:
         AWSSEC_KNOWLEDGE=str(KNOWLEDGE),
         WEB_THREADS="four",
     )
-    command = shlex.split(procfile_command("web"))
-    done = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
-    )
+    done = run_web_line(env, tmp_path)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         "awssec: WEB_THREADS is malformed: 'four' is not a whole number from 1 to 256"
@@ -131,10 +134,7 @@ def test_dotenv_is_read_but_real_environment_wins(
 
 def test_gunicorn_refuses_to_start_without_signing_secret(tmp_path: Path) -> None:
     env = server_env("http://127.0.0.1:9/api/", SLACK_SIGNING_SECRET="", PORT=str(free_port()))
-    command = shlex.split(procfile_command("web"))
-    done = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
-    )
+    done = run_web_line(env, tmp_path)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("awssec: SLACK_SIGNING_SECRET")
     assert BOT_TOKEN not in done.stderr + done.stdout
@@ -168,10 +168,7 @@ def test_gunicorn_refuses_to_start_with_a_bad_database_url(tmp_path: Path) -> No
         AWSSEC_KNOWLEDGE=str(KNOWLEDGE),
         DATABASE_URL="postgresql://awssec:hunter2@127.0.0.1:1/awssec",
     )
-    command = shlex.split(procfile_command("web"))
-    done = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
-    )
+    done = run_web_line(env, tmp_path)
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("awssec: DATABASE_URL: ")
