@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -30,7 +31,7 @@ REQUIRED_KEYS = (
     "related",
     "url",
 )
-OPTIONAL_KEYS = ("keywords", "source")
+OPTIONAL_KEYS = ("keywords", "source", "reviewed")
 LIST_KEYS = ("aliases", "facts", "questions", "related", "keywords")
 NON_EMPTY_LISTS = ("facts",)
 SOURCES = (SOURCE_NOTES, SOURCE_BEYOND_NOTES)
@@ -174,6 +175,8 @@ def _read_topic(name: str, entry: Any, line: int, problems: list[Problem]) -> To
     for key, value in entry.items():
         if key in LIST_KEYS:
             _check_string_list(name, label, key, value, line_of(entry, key), problems)
+        elif key == "reviewed":
+            continue  # a date, checked below
         elif key in REQUIRED_KEYS + OPTIONAL_KEYS and not (
             isinstance(value, str) and value.strip()
         ):
@@ -199,6 +202,8 @@ def _read_topic(name: str, entry: Any, line: int, problems: list[Problem]) -> To
             Problem(name, line_of(entry, "source"), f"{label}: 'source' must be one of {SOURCES}")
         )
 
+    reviewed = _reviewed_date(name, label, entry, problems)
+
     if len(problems) > before:
         # Still worth cross-checking its id and related ids, so every problem shows at once.
         if not isinstance(topic_id, str):
@@ -220,9 +225,38 @@ def _read_topic(name: str, entry: Any, line: int, problems: list[Problem]) -> To
         url=entry["url"].strip(),
         keywords=_strings(entry.get("keywords") or []),
         source=source,
+        reviewed=reviewed,
         file=name,
         line=entry.line,
     )
+
+
+def _reviewed_date(
+    name: str, label: str, entry: LineDict, problems: list[Problem]
+) -> dt.date | None:
+    """`reviewed: YYYY-MM-DD`: a real calendar date, not in the future."""
+    if "reviewed" not in entry:
+        return None
+    value = entry["reviewed"]
+    line = line_of(entry, "reviewed")
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            value = None
+    if not isinstance(value, dt.date):
+        problems.append(
+            Problem(name, line, f"{label}: 'reviewed' must be a date written YYYY-MM-DD")
+        )
+        return None
+    if value > dt.date.today():
+        problems.append(
+            Problem(name, line, f"{label}: 'reviewed' date {value.isoformat()} is in the future")
+        )
+        return None
+    return value
 
 
 def _partial_topic(topic_id: str, related: list[str], file: str, line: int) -> Topic:

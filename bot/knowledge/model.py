@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import datetime as dt
 from dataclasses import dataclass, field
 
 # Topics drawn from the study notes vs. topics added beyond them.
@@ -23,6 +24,8 @@ class Topic:
     url: str
     keywords: tuple[str, ...] = ()
     source: str = SOURCE_NOTES
+    # The day the facts were last checked against the AWS documentation.
+    reviewed: dt.date | None = None
     # Where the topic was defined, for error messages and `awssec check`.
     file: str = ""
     line: int = 0

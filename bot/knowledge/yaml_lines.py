@@ -71,6 +71,9 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineLis
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+# Dates stay text: the loader validates them itself, so "2026-13-01" is a problem line, not a
+# crash inside PyYAML's timestamp constructor.
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _LineLoader.construct_scalar)
 
 
 def load_with_lines(text: str) -> Any:
