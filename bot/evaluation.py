@@ -1,4 +1,9 @@
-"""Score the matcher against a YAML file of questions with the topics they expect."""
+"""Score the matcher against a YAML file of questions with the topics they expect.
+
+Besides accuracy and refusal: a reliability table (does a confidence of 0.8 mean right four
+times in five?), a threshold sweep, how often "did you mean" holds the right topic, and
+cross-validation over the knowledge's own example questions.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,16 @@ from pathlib import Path
 import yaml
 
 from bot.knowledge import KnowledgeBase
-from bot.matcher.answer import Answer
+from bot.matcher.answer import Answer, AnswerKind
 from bot.matcher.matcher import Matcher
+from bot.matcher.reading import Holdout
+
+# Confidence buckets of the reliability table, and the thresholds of the sweep.
+RELIABILITY_BUCKETS = 10
+SWEEP_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+# The sweep reports in-scope accuracy at the lowest threshold that refuses this share of
+# out-of-scope questions.
+TARGET_REFUSAL = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +36,38 @@ class EvalQuestion:
         return bool(self.expect)
 
 
+@dataclass(frozen=True, slots=True)
+class Record:
+    question: EvalQuestion
+    answer: Answer
+    top: str | None  # the best candidate, answered or not
+    probability: float  # the matcher's estimate that `top` is right
+    correct: bool
+
+
 @dataclass
 class EvalResult:
-    in_scope: int = 0
-    correct: int = 0
-    out_of_scope: int = 0
-    refused: int = 0
-    misses: list[tuple[EvalQuestion, Answer]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def in_scope(self) -> int:
+        return sum(r.question.in_scope for r in self.records)
+
+    @property
+    def correct(self) -> int:
+        return sum(r.correct for r in self.records if r.question.in_scope)
+
+    @property
+    def out_of_scope(self) -> int:
+        return sum(not r.question.in_scope for r in self.records)
+
+    @property
+    def refused(self) -> int:
+        return sum(r.correct for r in self.records if not r.question.in_scope)
+
+    @property
+    def misses(self) -> list[tuple[EvalQuestion, Answer]]:
+        return [(r.question, r.answer) for r in self.records if not r.correct]
 
     @property
     def accuracy(self) -> float:
@@ -38,6 +76,16 @@ class EvalResult:
     @property
     def refusal_rate(self) -> float:
         return self.refused / self.out_of_scope if self.out_of_scope else 1.0
+
+    def suggestion_hits(self) -> tuple[int, int]:
+        """In-scope questions not answered: how many offer the right topic as "did you mean"."""
+        unanswered = [
+            r
+            for r in self.records
+            if r.question.in_scope and len(r.question.expect) == 1 and not r.answer.topics
+        ]
+        hits = sum(r.question.expect[0] in r.answer.suggestion_ids for r in unanswered)
+        return hits, len(unanswered)
 
     def report_lines(self) -> list[str]:
         lines = []
@@ -56,7 +104,70 @@ class EvalResult:
             f"out-of-scope refusal rate: {self.refusal_rate:.1%} "
             f"({self.refused}/{self.out_of_scope})"
         )
+        hits, unanswered = self.suggestion_hits()
+        if unanswered:
+            lines.append(
+                f"unanswered in-scope questions with the right topic in 'did you mean': "
+                f"{hits / unanswered:.1%} ({hits}/{unanswered})"
+            )
         return lines
+
+    def reliability_lines(self) -> list[str]:
+        """Confidence buckets against how often the best candidate was the right topic."""
+        lines = ["confidence   questions   top topic right"]
+        for bucket in range(RELIABILITY_BUCKETS):
+            low, high = bucket / RELIABILITY_BUCKETS, (bucket + 1) / RELIABILITY_BUCKETS
+            inside = [
+                r
+                for r in self.records
+                if len(r.question.expect) <= 1
+                and low <= r.probability < (high if bucket < RELIABILITY_BUCKETS - 1 else 1.01)
+            ]
+            if not inside:
+                continue
+            right = sum(_top_right(r) for r in inside)
+            lines.append(
+                f"{low:.1f}-{high:.1f}     {len(inside):>9}   {right / len(inside):>8.1%} "
+                f"({right}/{len(inside)})"
+            )
+        return lines
+
+    def sweep(self) -> list[tuple[float, float, float]]:
+        """(threshold, in-scope accuracy, out-of-scope refusal) for each threshold."""
+        rows = []
+        single = [r for r in self.records if len(r.question.expect) <= 1]
+        in_scope = [r for r in single if r.question.in_scope]
+        outside = [r for r in single if not r.question.in_scope]
+        for threshold in SWEEP_THRESHOLDS:
+            accuracy = (
+                sum(r.probability >= threshold and _top_right(r) for r in in_scope) / len(in_scope)
+                if in_scope
+                else 1.0
+            )
+            refusal = (
+                sum(r.probability < threshold for r in outside) / len(outside) if outside else 1.0
+            )
+            rows.append((threshold, accuracy, refusal))
+        return rows
+
+    def sweep_lines(self, threshold_in_use: float) -> list[str]:
+        lines = ["threshold   in-scope accuracy   out-of-scope refusal"]
+        rows = self.sweep()
+        for threshold, accuracy, refusal in rows:
+            lines.append(f"{threshold:>9.2f}   {accuracy:>17.1%}   {refusal:>20.1%}")
+        meeting = [row for row in rows if row[2] >= TARGET_REFUSAL]
+        if meeting:
+            threshold, accuracy, refusal = meeting[0]
+            lines.append(
+                f"at {threshold:.2f}, the lowest threshold refusing >= {TARGET_REFUSAL:.0%} of "
+                f"out-of-scope questions ({refusal:.1%}): in-scope accuracy {accuracy:.1%}"
+            )
+        lines.append(f"(threshold in use: {threshold_in_use:.2f}; comparisons are left out)")
+        return lines
+
+
+def _top_right(record: Record) -> bool:
+    return record.question.in_scope and record.top == record.question.expect[0]
 
 
 def is_correct(question: EvalQuestion, answer: Answer) -> bool:
@@ -99,17 +210,32 @@ def load_questions(path: str | os.PathLike[str], kb: KnowledgeBase) -> list[Eval
     return questions
 
 
+def _record(matcher: Matcher, question: EvalQuestion, holdout: Holdout | None = None) -> Record:
+    explanation = matcher.explain(question.text, holdout)
+    answer = explanation.answer
+    ranking = explanation.ranking
+    if ranking is None or answer.kind is AnswerKind.SMALL_TALK:
+        top, probability = None, 0.0
+    else:
+        top = matcher.index.topics[ranking.candidates[0].topic].id
+        probability = ranking.probability
+    return Record(question, answer, top, probability, is_correct(question, answer))
+
+
 def evaluate(matcher: Matcher, questions: list[EvalQuestion]) -> EvalResult:
-    result = EvalResult()
-    for question in questions:
-        answer = matcher.match(question.text)
-        ok = is_correct(question, answer)
-        if question.in_scope:
-            result.in_scope += 1
-            result.correct += ok
-        else:
-            result.out_of_scope += 1
-            result.refused += ok
-        if not ok:
-            result.misses.append((question, answer))
-    return result
+    return EvalResult([_record(matcher, q) for q in questions])
+
+
+def cross_validate(matcher: Matcher) -> tuple[EvalResult, EvalResult]:
+    """Each example question of the knowledge matched without itself (in scope: its topic is
+    right), and without its whole topic (out of scope: the bot should say it does not know)."""
+    leave_one_out, leave_topic_out = EvalResult(), EvalResult()
+    for position, topic in enumerate(matcher.index.topics):
+        for number, text in enumerate(topic.questions):
+            leave_one_out.records.append(
+                _record(matcher, EvalQuestion(text, (topic.id,)), Holdout(position, number))
+            )
+            leave_topic_out.records.append(
+                _record(matcher, EvalQuestion(text, ()), Holdout(position))
+            )
+    return leave_one_out, leave_topic_out

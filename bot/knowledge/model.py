@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Topics drawn from the study notes vs. topics added beyond them.

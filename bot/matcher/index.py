@@ -1,54 +1,41 @@
-"""The search index built once from a KnowledgeBase: weighted terms, phrases, vocabulary."""
+"""The search index built once from a KnowledgeBase: BM25F term impacts, names, vocabulary.
+
+Each topic is a document with five fields (names, keywords, example questions, summary,
+facts). A term (a stem, or a pair of adjacent stems) gets one *impact* per topic in [0, 1):
+its field-weighted, length-normalised, saturated frequency (BM25F). Scoring a question is
+then a sum of `idf × impact` over its terms, which is a dictionary walk per term.
+
+The per-field counts are kept, so cross-validation can take one example question (or one
+whole topic) out of the index without rebuilding it: see `impact_without`.
+"""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 from bot.knowledge.model import KnowledgeBase, Topic
 from bot.matcher.normalize import content_words, stem
-
-# How strongly a word in each field ties a question to a topic (1.0 = names the topic).
-FIELD_WEIGHTS = (
-    ("name", 1.0),
-    ("aliases", 1.0),
-    ("keywords", 0.9),
-    ("questions", 0.6),
-    ("summary", 0.45),
-    ("facts", 0.3),
+from bot.matcher.settings import (
+    DEFAULT_B,
+    DEFAULT_FIELD_WEIGHTS,
+    DEFAULT_K1,
+    FIELD_GROUPS,
+    FIELDS,
+    MIN_CORRECTABLE_LENGTH,
+    PAIR_FIELDS,
+    UNKNOWN_WORD_WEIGHT,
 )
-# Word pairs are indexed from these fields only: prose pairs are mostly noise.
-PAIR_MIN_FIELD_WEIGHT = 0.6
-# Words shorter than this are never typo-corrected: too many near neighbours.
-MIN_CORRECTABLE_LENGTH = 4
 
 
-@dataclass
-class TopicIndex:
-    topics: tuple[Topic, ...]
-    # stem -> [(topic index, weight in 0..1)]
-    postings: dict[str, list[tuple[int, float]]]
-    idf: dict[str, float]
-    # phrase (tuple of stems) -> topic indexes whose name or alias it is
-    phrases: dict[tuple[str, ...], list[int]]
-    longest_phrase: int
-    # term (tuple of words) -> expansions (tuples of stems)
-    synonyms: dict[tuple[str, ...], list[tuple[str, ...]]]
-    # known words by length, for typo correction
-    vocabulary_by_length: dict[int, list[str]]
-    known_words: frozenset[str]
-    # "a b" -> "ab" when people split a one-word name ("guard duty", "cloud trail")
-    joined_words: frozenset[str]
-    # each topic's example questions as space-joined stems, for fuzzy paraphrase scoring
-    question_texts: list[list[str]]
-    unknown_idf: float = 0.0
-    max_idf: float = 0.0
-    topic_count: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.topic_count = len(self.topics)
+@dataclass(frozen=True)
+class RetrievalParams:
+    field_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_FIELD_WEIGHTS))
+    k1: float = DEFAULT_K1
+    b: float = DEFAULT_B
 
 
 def pair_term(first: str, second: str) -> str:
@@ -59,44 +46,145 @@ def stems_of(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in content_words(text))
 
 
-def build_index(kb: KnowledgeBase) -> TopicIndex:
-    weights: list[dict[str, float]] = []
+def terms_of(text: str, with_pairs: bool) -> list[str]:
+    """A text's terms: its stems, plus adjacent stem pairs where pairs carry meaning."""
+    stems = list(stems_of(text))
+    if not with_pairs:
+        return stems
+    return stems + [pair_term(a, b) for a, b in pairwise(stems)]
+
+
+def topic_field_texts(topic: Topic) -> dict[str, tuple[str, ...]]:
+    return {
+        "names": (topic.name, topic.id.replace("-", " "), *topic.aliases),
+        "keywords": topic.keywords,
+        "questions": topic.questions,
+        "summary": (topic.summary,),
+        "facts": topic.facts,
+    }
+
+
+@dataclass
+class TopicIndex:
+    topics: tuple[Topic, ...]
+    params: RetrievalParams
+    # per topic, per field: term counts and length (in terms)
+    field_counts: list[dict[str, Counter[str]]]
+    field_lengths: list[dict[str, int]]
+    average_lengths: dict[str, float]
+    # per topic: the terms of each example question (what leave-one-out subtracts)
+    question_terms: list[list[Counter[str]]]
+    # term -> number of topics using it anywhere, and its BM25 idf
+    document_frequency: dict[str, int]
+    idf: dict[str, float]
+    # term -> [(topic index, impact in 0..1 over all fields, then per field group)]
+    postings: dict[str, list[tuple[int, tuple[float, ...]]]]
+    # phrase (tuple of stems) -> topic indexes whose name or alias it is
+    phrases: dict[tuple[str, ...], list[int]]
+    longest_phrase: int
+    # term (tuple of words) -> expansions (tuples of stems)
+    synonyms: dict[tuple[str, ...], list[tuple[str, ...]]]
+    # known surface words by length, for typo correction
+    vocabulary_by_length: dict[int, list[str]]
+    known_words: frozenset[str]
+    # words of topics' names and aliases: preferred when a typo is as close to another word
+    name_words: frozenset[str]
+    # "a b" -> "ab" when people split a one-word name ("guard duty", "cloud trail")
+    joined_words: frozenset[str]
+    # each topic's example questions as space-joined stems, for fuzzy paraphrase scoring
+    question_texts: list[list[str]]
+    max_idf: float = 0.0
+    unknown_idf: float = 0.0
+
+    @property
+    def topic_count(self) -> int:
+        return len(self.topics)
+
+    def impact(
+        self,
+        counts: Mapping[str, Counter[str]],
+        lengths: Mapping[str, int],
+        term: str,
+        fields: tuple[str, ...] = FIELDS,
+    ) -> float:
+        """BM25F impact of `term` in a document given its per-field counts and lengths."""
+        params = self.params
+        weighted = 0.0
+        for name in fields:
+            tf = counts[name].get(term, 0)
+            if tf:
+                average = self.average_lengths[name] or 1.0
+                norm = 1.0 - params.b + params.b * lengths[name] / average
+                weighted += params.field_weights.get(name, 0.0) * tf / norm
+        return weighted / (params.k1 + weighted) if weighted else 0.0
+
+    def impacts(
+        self, counts: Mapping[str, Counter[str]], lengths: Mapping[str, int], term: str
+    ) -> tuple[float, ...]:
+        """The impact over all fields, then over each field group (FIELD_GROUPS order)."""
+        return (
+            self.impact(counts, lengths, term),
+            *(self.impact(counts, lengths, term, group) for group in FIELD_GROUPS.values()),
+        )
+
+    def impacts_without(self, topic: int, question: int, term: str) -> tuple[float, ...]:
+        """`impacts` of `term` in `topic` with its example question number `question` removed."""
+        removed = self.question_terms[topic][question]
+        counts = dict(self.field_counts[topic])
+        counts["questions"] = counts["questions"] - removed
+        lengths = dict(self.field_lengths[topic])
+        lengths["questions"] -= sum(removed.values())
+        return self.impacts(counts, lengths, term)
+
+    def reweighted(self, params: RetrievalParams) -> TopicIndex:
+        """The same index with other retrieval parameters (used while fitting them)."""
+        index = TopicIndex(**{**self.__dict__, "params": params, "postings": {}})
+        index.postings = _postings(index)
+        return index
+
+
+def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> TopicIndex:
+    params = params or RetrievalParams()
+    field_counts: list[dict[str, Counter[str]]] = []
+    field_lengths: list[dict[str, int]] = []
+    question_terms: list[list[Counter[str]]] = []
     phrases: dict[tuple[str, ...], list[int]] = defaultdict(list)
     surface: set[str] = set()
+    name_words: set[str] = set()
     question_texts: list[list[str]] = []
+    document_frequency: Counter[str] = Counter()
 
     for position, topic in enumerate(kb.topics):
-        term_weights: dict[str, float] = {}
-        for field_name, weight in FIELD_WEIGHTS:
-            value = getattr(topic, field_name)
-            texts = (value,) if isinstance(value, str) else value
+        counts: dict[str, Counter[str]] = {}
+        lengths: dict[str, int] = {}
+        question_terms.append([])
+        for name, texts in topic_field_texts(topic).items():
+            counter: Counter[str] = Counter()
             for text in texts:
-                text_words = content_words(text)
-                surface.update(text_words)
-                stems = [stem(w) for w in text_words]
-                # Adjacent pairs ("flow log", "response team") are terms too: a question
-                # that uses the same pair is closer than one using the words apart.
-                pairs = [pair_term(a, b) for a, b in pairwise(stems)]
-                for key in stems + (pairs if weight >= PAIR_MIN_FIELD_WEIGHT else []):
-                    if term_weights.get(key, 0.0) < weight:
-                        term_weights[key] = weight
-        weights.append(term_weights)
-        for label in (topic.name, topic.id.replace("-", " "), *topic.aliases):
+                surface.update(content_words(text))
+                terms = Counter(terms_of(text, name in PAIR_FIELDS))
+                counter.update(terms)
+                if name == "questions":
+                    question_terms[position].append(terms)
+            counts[name] = counter
+            lengths[name] = sum(counter.values())
+        field_counts.append(counts)
+        field_lengths.append(lengths)
+        document_frequency.update({t for c in counts.values() for t in c})
+        for label in topic_field_texts(topic)["names"]:
+            name_words.update(content_words(label))
             phrase = stems_of(label)
             if phrase and position not in phrases[phrase]:
                 phrases[phrase].append(position)
         question_texts.append([" ".join(stems_of(q)) for q in topic.questions])
 
-    document_frequency: dict[str, int] = defaultdict(int)
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for position, term_weights in enumerate(weights):
-        for key, weight in term_weights.items():
-            document_frequency[key] += 1
-            postings[key].append((position, weight))
-
     count = max(len(kb.topics), 1)
-    idf = {key: math.log(1.0 + count / df) for key, df in document_frequency.items()}
-    max_idf = math.log(1.0 + count)
+    # BM25's idf, kept positive: a term in every topic still counts a little.
+    idf = {
+        term: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
+        for term, df in document_frequency.items()
+    }
+    max_idf = math.log(1.0 + (count - 0.5) / 1.5)
 
     synonyms: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
     for term, expansions in kb.synonyms.items():
@@ -110,17 +198,38 @@ def build_index(kb: KnowledgeBase) -> TopicIndex:
         if len(word) >= MIN_CORRECTABLE_LENGTH and not word.isdigit():
             by_length[len(word)].append(word)
 
-    return TopicIndex(
+    average_lengths = {
+        name: sum(lengths[name] for lengths in field_lengths) / count for name in FIELDS
+    }
+    index = TopicIndex(
         topics=kb.topics,
-        postings=dict(postings),
+        params=params,
+        field_counts=field_counts,
+        field_lengths=field_lengths,
+        average_lengths=average_lengths,
+        question_terms=question_terms,
+        document_frequency=dict(document_frequency),
         idf=idf,
+        postings={},
         phrases=dict(phrases),
         longest_phrase=max((len(p) for p in phrases), default=1),
         synonyms=synonyms,
         vocabulary_by_length=dict(by_length),
         known_words=frozenset(surface),
+        name_words=frozenset(name_words),
         joined_words=frozenset(w for w in surface if len(w) >= 6),
         question_texts=question_texts,
-        unknown_idf=max_idf * 0.8,
         max_idf=max_idf,
+        unknown_idf=max_idf * UNKNOWN_WORD_WEIGHT,
     )
+    index.postings = _postings(index)
+    return index
+
+
+def _postings(index: TopicIndex) -> dict[str, list[tuple[int, tuple[float, ...]]]]:
+    postings: dict[str, list[tuple[int, tuple[float, ...]]]] = defaultdict(list)
+    for position, counts in enumerate(index.field_counts):
+        lengths = index.field_lengths[position]
+        for term in {t for c in counts.values() for t in c}:
+            postings[term].append((position, index.impacts(counts, lengths, term)))
+    return dict(postings)

@@ -6,8 +6,10 @@ Block Kit limit is enforced by trimming, so Slack never rejects a message we bui
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import uuid
 from typing import Any
 
 from bot.knowledge.model import KnowledgeBase, Topic
@@ -24,9 +26,15 @@ ACTION_OPEN_DOCS = "awssec_open_docs"  # a URL button; Slack still sends an acti
 ACTION_FEEDBACK_HELPFUL = "awssec_feedback_helpful"  # value: the recorded answer's id
 ACTION_FEEDBACK_NOT_HELPFUL = "awssec_feedback_not_helpful"  # value: the recorded answer's id
 
-# Block ids of the feedback area, so a vote can swap it in place and keep the rest.
+# Block id prefixes of the feedback area, so a vote can swap it in place and keep the rest.
+# Each rendering adds a fresh suffix ("awssec_feedback:3f9c…"): Slack wants a new block_id
+# for every iteration of a message, and may keep showing the old block when an update
+# reuses one. Match blocks with `is_feedback_block` / `is_feedback_note`, never by equality.
 FEEDBACK_BLOCK_ID = "awssec_feedback"
 FEEDBACK_NOTE_BLOCK_ID = "awssec_feedback_note"
+# Hex digits of the fresh suffix: 48 random bits, so two renderings of one message never
+# collide in practice, while the id stays far below Slack's 255-character limit.
+_BLOCK_ID_SUFFIX_CHARS = 12
 # The "Not helpful" comment modal.
 VIEW_FEEDBACK_COMMENT = "awssec_feedback_comment"
 COMMENT_BLOCK_ID = "awssec_comment"
@@ -40,13 +48,15 @@ MAX_HEADER = 150
 MAX_SECTION = 3000
 MAX_CONTEXT_TEXT = 2000
 MAX_BUTTON_TEXT = 75
-MAX_BUTTON_VALUE = 2000
+MAX_BUTTON_VALUE = 2000  # Slack's limit; counted here in UTF-8 bytes, the stricter reading
 MAX_ACTIONS_ELEMENTS = 25
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_FALLBACK_TEXT = 3000
 MAX_ECHOED_QUESTION = 300
 MAX_RELATED_BUTTONS = 5
+# "Reviewed Nov 2026": month and year say how fresh the facts are; the day adds nothing.
+REVIEWED_FORMAT = "Reviewed %b %Y"
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -87,6 +97,34 @@ def _divider() -> dict[str, Any]:
     return {"type": "divider"}
 
 
+def _fresh_block_id(prefix: str) -> str:
+    return f"{prefix}:{uuid.uuid4().hex[:_BLOCK_ID_SUFFIX_CHARS]}"
+
+
+def _block_id_prefix(block: dict[str, Any]) -> str:
+    return str(block.get("block_id") or "").partition(":")[0]
+
+
+def is_feedback_block(block: dict[str, Any]) -> bool:
+    """The 👍/👎 (or "Change to …") actions block of an answer, whichever rendering it is."""
+    return _block_id_prefix(block) == FEEDBACK_BLOCK_ID
+
+
+def is_feedback_note(block: dict[str, Any]) -> bool:
+    """The "Thanks! Marked …" context block that `feedback_thanks_blocks` puts in."""
+    return _block_id_prefix(block) == FEEDBACK_NOTE_BLOCK_ID
+
+
+def utf8_prefix(text: str, max_bytes: int) -> str:
+    """The longest prefix of `text` whose UTF-8 encoding fits in `max_bytes` (whole
+    characters only)."""
+    return text.encode()[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode())
+
+
 class ActionIds:
     """Hands out message-unique action ids; share one across everything in a message."""
 
@@ -112,7 +150,7 @@ def _button(
         "action_id": action_id,
     }
     if value is not None:
-        button["value"] = value[:MAX_BUTTON_VALUE]
+        button["value"] = utf8_prefix(value, MAX_BUTTON_VALUE)
     if url is not None:
         button["url"] = url
     if style is not None:
@@ -164,7 +202,7 @@ def topic_blocks(topic: Topic, ids: ActionIds, kb: KnowledgeBase | None = None) 
     """One topic: name, summary, key facts, docs button and related-topic buttons."""
     blocks: list[dict[str, Any]] = [
         _header(topic.name),
-        _context(f"_{escape_mrkdwn(topic.category)}_"),
+        _context(_topic_context(topic)),
         _section(escape_mrkdwn(topic.summary)),
     ]
     for index, chunk in enumerate(_bullets(topic.facts)):
@@ -179,6 +217,20 @@ def topic_blocks(topic: Topic, ids: ActionIds, kb: KnowledgeBase | None = None) 
             buttons.append(_button(label, ids(ACTION_SHOW_TOPIC), value=related_id))
     blocks += _actions(buttons)
     return blocks
+
+
+def reviewed_label(reviewed: dt.date | None) -> str | None:
+    """ "Reviewed Nov 2026", or None when the topic has no review date."""
+    return reviewed.strftime(REVIEWED_FORMAT) if reviewed is not None else None
+
+
+def _topic_context(topic: Topic) -> str:
+    """The line under a topic's name: its category and, when known, when it was reviewed."""
+    parts = [f"_{escape_mrkdwn(topic.category)}_"]
+    reviewed = reviewed_label(topic.reviewed)
+    if reviewed:
+        parts.append(escape_mrkdwn(reviewed))
+    return " · ".join(parts)
 
 
 def _did_you_mean(topics: tuple[Topic, ...], ids: ActionIds, prompt: str) -> list[dict]:
@@ -288,7 +340,7 @@ def feedback_blocks(answer_id: int) -> list[dict[str, Any]]:
     return [
         {
             "type": "actions",
-            "block_id": FEEDBACK_BLOCK_ID,
+            "block_id": _fresh_block_id(FEEDBACK_BLOCK_ID),
             "elements": [
                 _button("👍 Helpful", ACTION_FEEDBACK_HELPFUL, value=value),
                 _button("👎 Not helpful", ACTION_FEEDBACK_NOT_HELPFUL, value=value),
@@ -307,10 +359,10 @@ def feedback_thanks_blocks(answer_id: int, user_id: str | None, helpful: bool) -
         else ("helpful", ACTION_FEEDBACK_HELPFUL)
     )
     note = _context(f"Thanks{who}! Marked {verdict}.")
-    note["block_id"] = FEEDBACK_NOTE_BLOCK_ID
+    note["block_id"] = _fresh_block_id(FEEDBACK_NOTE_BLOCK_ID)
     change = {
         "type": "actions",
-        "block_id": FEEDBACK_BLOCK_ID,
+        "block_id": _fresh_block_id(FEEDBACK_BLOCK_ID),
         "elements": [_button(f"Change to {other}", action, value=str(int(answer_id)))],
     }
     return [note, change]
@@ -323,11 +375,10 @@ def replace_feedback(
 
     The other blocks are kept as they are; with no feedback area, `replacement` is appended.
     """
-    feedback_ids = (FEEDBACK_BLOCK_ID, FEEDBACK_NOTE_BLOCK_ID)
     out: list[dict[str, Any]] = []
     placed = False
     for block in blocks:
-        if block.get("block_id") in feedback_ids:
+        if is_feedback_block(block) or is_feedback_note(block):
             if not placed:
                 out += replacement
                 placed = True
@@ -367,6 +418,16 @@ def comment_modal(answer_id: int) -> dict[str, Any]:
             },
             _context("Please don't paste credentials or other secrets here."),
         ],
+    }
+
+
+def feedback_notice_modal(text: str) -> dict[str, Any]:
+    """What the comment modal turns into when the vote behind it could not be recorded."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Not helpful"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [_section(escape_mrkdwn(text))],
     }
 
 
@@ -480,7 +541,7 @@ def _category_sections(kb: KnowledgeBase) -> list[dict[str, Any]]:
 def render_list_blocks(kb: KnowledgeBase) -> list[dict[str, Any]]:
     """`/awssec list`: every topic, grouped by category."""
     blocks = [_header(f"Topics I know ({len(kb)})"), *_category_sections(kb)]
-    hint = f"Ask `{SLASH_COMMAND} <question or topic name>` to see one."
+    hint = escape_mrkdwn(f"Ask `{SLASH_COMMAND} <question or topic name>` to see one.")
     return _fit(blocks, [_context(hint)], MAX_MESSAGE_BLOCKS)
 
 
@@ -492,18 +553,22 @@ def list_message(kb: KnowledgeBase) -> dict[str, Any]:
     }
 
 
+_HOME_USAGE = (
+    "Ask me about AWS security and compliance services in plain words.\n"
+    "• *In a channel:* mention me, I reply in a thread.\n"
+    "• *In a DM:* just ask (the *Messages* tab).\n"
+    f"• *Anywhere:* `{SLASH_COMMAND} <question>` answers privately, with a button to "
+    f"share it. `{SLASH_COMMAND} list` lists topics, `{SLASH_COMMAND} help` shows help."
+)
+
+
 def render_catalogue_blocks(kb: KnowledgeBase) -> list[dict[str, Any]]:
     """The App Home tab: how to use the bot, then every topic by category."""
     examples = "\n".join(f"• `@awssec {escape_mrkdwn(q)}`" for q in phrases.EXAMPLE_QUESTIONS)
     blocks: list[dict[str, Any]] = [
         _header("awssec: AWS security answers"),
-        _section(
-            "Ask me about AWS security and compliance services in plain words.\n"
-            "• *In a channel:* mention me, I reply in a thread.\n"
-            "• *In a DM:* just ask (the *Messages* tab).\n"
-            f"• *Anywhere:* `{SLASH_COMMAND} <question>` answers privately, with a button to "
-            f"share it. `{SLASH_COMMAND} list` lists topics, `{SLASH_COMMAND} help` shows help."
-        ),
+        # Escaped as a whole: "<question>" unescaped would render as a broken link.
+        _section(escape_mrkdwn(_HOME_USAGE)),
         _section(f"*Try:*\n{examples}"),
         _divider(),
         _header(f"Topics ({len(kb)})"),
@@ -536,14 +601,15 @@ def encode_answer(answer: Answer) -> str:
         )
 
     value = encoded(len(question))
-    if len(value) <= MAX_BUTTON_VALUE:
+    if _utf8_len(value) <= MAX_BUTTON_VALUE:
         return value
-    # JSON escaping can make the question grow (`"` → `\"`), so find the longest prefix that
-    # fits by bisection instead of cutting by the excess (which could drop it all).
+    # JSON escaping can make the question grow (`"` → `\"`) and non-ASCII characters take
+    # 2-4 bytes, so find the longest prefix that fits by bisection instead of cutting by the
+    # excess (which could drop it all).
     low, high = 0, len(question)  # encoded(low) fits (if anything does), encoded(high) not
     while high - low > 1:
         middle = (low + high) // 2
-        if len(encoded(middle)) <= MAX_BUTTON_VALUE:
+        if _utf8_len(encoded(middle)) <= MAX_BUTTON_VALUE:
             low = middle
         else:
             high = middle

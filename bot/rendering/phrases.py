@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 EXAMPLE_QUESTIONS = (
     "which service finds PII?",
     "who is responsible for patching the OS?",
@@ -43,3 +45,8 @@ def small_talk_reply(kind: str, command: str = "awssec") -> str:
 
 def empty_question_reply() -> str:
     return EMPTY_QUESTION.format(example=EXAMPLE_QUESTIONS[0])
+
+
+def reviewed_label(day: datetime.date) -> str:
+    """When the topic's facts were last checked against the AWS docs: "Reviewed Nov 2026"."""
+    return f"Reviewed {day:%b %Y}"

@@ -14,6 +14,8 @@ def render_topic_text(topic: Topic, names: dict[str, str] | None = None) -> str:
         related = [names.get(r, r) if names else r for r in topic.related]
         lines.append(f"Related: {', '.join(related)}")
     lines.append(f"Docs: {topic.url}")
+    if topic.reviewed:
+        lines.append(phrases.reviewed_label(topic.reviewed))
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -53,6 +54,9 @@ _GUARD_LINKS: dict[str, tuple[tuple[str, ...], tuple[str, str]]] = {
     guard.SLACK_WEBHOOK: ((), _SLACK_WEBHOOK_DOCS),
 }
 
+# Shown where a reply would quote a question holding something shaped like a key or token.
+QUESTION_NOT_QUOTED = "(your question, not repeated: it contains something shaped like a key)"
+
 HELP_WORDS = frozenset({"help", "-h", "--help", "?", "usage"})
 LIST_WORDS = frozenset({"list", "topics", "ls"})
 
@@ -62,6 +66,10 @@ _RECORDED_KINDS = (AnswerKind.TOPIC, AnswerKind.COMPARISON, AnswerKind.NO_MATCH)
 # Longer questions are cut to this before any regex or matching runs: no real question is
 # this long, and Slack allows 40,000 characters of anything in a message.
 MAX_QUESTION_CHARS = 4000
+# Slack caps a message at 40,000 characters; mention stripping and the credential guard see
+# all of it (a secret straddling the 4,000-character cut must still be found), bounded here
+# so that a forged oversized event cannot make them slow.
+MAX_SCANNED_CHARS = 50_000
 # Bounded quantifiers: "<@UBOT|" repeated 6,000 times must not cost quadratic time.
 _MENTION_LABEL = r"(?:\|[^<>]{0,80})?>"
 _LEADING_MENTION = re.compile(r"^\s*<@[UW][A-Z0-9]{1,30}" + _MENTION_LABEL)
@@ -74,7 +82,7 @@ HUMAN_SUBTYPES = frozenset({"file_share", "thread_broadcast"})
 
 def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
     """`text` without the bot's own mention(s), so they do not influence matching."""
-    text = text[:MAX_QUESTION_CHARS]
+    text = text[:MAX_SCANNED_CHARS]
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}{_MENTION_LABEL}", " ", text)
     else:
@@ -221,10 +229,11 @@ def build_reply(
     A question holding a credential gets a private warning instead (and the answer to the
     rest of the question); the credential is never echoed, stored or logged.
     """
-    question = question[:MAX_QUESTION_CHARS]
-    findings = guard.find_secrets(question)
+    # The guard reads the whole message before anything is cut.
+    findings = guard.find_secrets(question[:MAX_SCANNED_CHARS])
     if findings:
-        return _guarded_reply(deps, question, findings, where, logger)
+        return _guarded_reply(deps, question[:MAX_SCANNED_CHARS], findings, where, logger)
+    question = question[:MAX_QUESTION_CHARS]
     kb = deps.service.knowledge
     word = question.strip().lower()
     # The words `/awssec` understands work in a mention or a DM too ("@awssec list").
@@ -234,6 +243,10 @@ def build_reply(
         return Reply(help_message())
     answer = deps.service.answer(question)
     answer_id = record_answer(deps, answer, where, logger)
+    if guard.looks_secret_shaped(question):
+        # Replies quote the question ("I don't know" and the shared "asked: …"): never a
+        # key-like run, even one the guard cannot name.
+        answer = dataclasses.replace(answer, question=QUESTION_NOT_QUOTED)
     return Reply(render_message(answer, kb=kb, shareable=shareable, answer_id=answer_id))
 
 
@@ -254,8 +267,9 @@ def _guarded_reply(
         stripped.append(question[pos : finding.start])
         pos = finding.end
     stripped.append(question[pos:])
-    answer = deps.service.answer(" ".join(" ".join(stripped).split()))
-    record_answer(deps, answer, where, logger, question=guard.redact(question))
+    answer = deps.service.answer(" ".join(" ".join(stripped).split())[:MAX_QUESTION_CHARS])
+    redacted = guard.redact(question)[:MAX_QUESTION_CHARS]
+    record_answer(deps, answer, where, logger, question=redacted)
     logger.warning(
         "credential guard: %s in a question (%s); warned the asker privately, nothing echoed",
         ", ".join(dict.fromkeys(kinds)),

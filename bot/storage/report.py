@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import fuzz, process
+from sqlalchemy import ColumnElement, Connection, case, func, select
+
+from bot.storage.schema import answers, comments, votes
 
 if TYPE_CHECKING:
     from bot.storage.store import Store
@@ -33,7 +38,45 @@ ReportFormat = Literal["table", "json", "csv"]
 # second, order-insensitive whole-string score stops "s3" from swallowing every S3 question.
 SET_THRESHOLD = 85
 SORT_THRESHOLD = 60
-_MAX_DISTINCT = 5000
+
+# What one report reads. The headline totals are exact (counted by the database); these bound
+# the rows behind the sections, so a report's time and memory stop growing with the data.
+# Newest misses grouped. Trade: in a window with more misses, older ones count in the headline
+# but not in "Top missed questions" (the table says so); ~1 s of grouping at this size.
+MAX_REPORT_MISSES = 10_000
+# Characters of each missed question read. Trade: longer pastes are shown, and told apart as
+# wordings, by their first 500 characters (the table shows 60; grouping looks at 24 words);
+# bounds a report's memory to ~5 MB of questions and the time spent normalising them.
+MAX_QUESTION_CHARS = 500
+# Newest answered questions counted per topic. Trade: "Busiest" and "Helpfulness" cover only
+# these in a busier window (the table says so); the headline still counts every answer.
+MAX_REPORT_ANSWERS = 50_000
+# Newest votes on those answers counted per topic. Trade: per-topic votes beyond this are left
+# out of "Helpfulness" (the headline vote totals stay exact).
+MAX_REPORT_VOTES = 50_000
+
+# Grouping never compares every pair: a wording is scored only against wordings whose word sets
+# look alike by MinHash (locality-sensitive hashing): near-linear, and blind to word rarity.
+# Words of a normalised question the scorers see. Trade: two questions agreeing on their first
+# 24 words group together whatever follows (a pasted policy, a log); in exchange a comparison
+# costs the same however long the paste, and shared boilerplate further down cannot merge
+# unrelated questions.
+COMPARE_WORDS = 24
+# MinHash bands, each of BAND_ROWS hashes; wordings sharing a band are candidates. Trade: more
+# bands find less alike pairs (two wordings with half their words in common meet with ~99%
+# chance at 16 x 2) at more hashing per wording; more rows per band the opposite.
+SIGNATURE_BANDS = 16
+BAND_ROWS = 2
+# Wordings one wording is scored against, those sharing the most bands first. Trade: in a
+# crowd of near-identical misses a variant may wait for a later seed; keeps the fuzzy scoring
+# linear (n x this many comparisons).
+MAX_CANDIDATES = 32
+# Bands two wordings must share to be scored at all (about 16 x J^2 are shared for word sets
+# with Jaccard similarity J). Trade: 2 skips pairs with under ~30% of words in common, which
+# never reach the thresholds above, and halves the scoring; a higher value would miss variants.
+MIN_SHARED_BANDS = 2
+# A word's first letters count as a word too, so "guarduty" still meets "guardduty".
+_WORD_START = 4
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -91,6 +134,10 @@ class Report:
     misses: int = 0
     helpful: int = 0
     not_helpful: int = 0
+    # How many misses and answered questions the sections were built from (the newest, up to
+    # MAX_REPORT_MISSES / MAX_REPORT_ANSWERS); the totals above count every one.
+    misses_grouped: int = 0
+    answered_counted: int = 0
     missed: list[MissCluster] = field(default_factory=list)
     most_not_helpful: list[TopicStat] = field(default_factory=list)
     helpfulness: list[TopicStat] = field(default_factory=list)
@@ -108,6 +155,8 @@ class Report:
             "misses": self.misses,
             "helpful": self.helpful,
             "not_helpful": self.not_helpful,
+            "misses_grouped": self.misses_grouped,
+            "answered_counted": self.answered_counted,
             "missed": [
                 {**asdict(c), "suggestions": [{"id": s, "count": n} for s, n in c.suggestions]}
                 for c in self.missed
@@ -157,40 +206,162 @@ def cluster_questions(
         by_form.setdefault(normalize_question(question), []).append(i)
     # Most asked first, so each cluster is seeded by its most common wording.
     forms = sorted(by_form, key=lambda f: -len(by_form[f]))
-    seeds, tail = forms[:_MAX_DISTINCT], forms[_MAX_DISTINCT:]
-
-    unassigned = dict(enumerate(seeds))
-    groups: list[list[str]] = []
-    for idx, form in enumerate(seeds):
-        if idx not in unassigned:
-            continue
-        del unassigned[idx]
-        group = [form]
-        matches = process.extract(
-            form, unassigned, scorer=fuzz.token_set_ratio, score_cutoff=SET_THRESHOLD, limit=None
-        )
-        for other, _score, key in matches:
-            if fuzz.token_sort_ratio(form, other) >= SORT_THRESHOLD:
-                group.append(other)
-                del unassigned[key]
-        groups.append(group)
-    groups += [[form] for form in tail]
-
-    clusters: list[MissCluster] = []
-    for group in groups:
-        indexes = [i for form in group for i in by_form[form]]
-        wordings = Counter(items[i][0].strip() for i in indexes)
-        offered = Counter(s for i in indexes for s in dict.fromkeys(items[i][1]))
-        clusters.append(
-            MissCluster(
-                count=len(indexes),
-                example=wordings.most_common(1)[0][0],
-                variants=[q for q, _ in wordings.most_common(5)],
-                suggestions=offered.most_common(3),
-            )
-        )
+    clusters = [_cluster(items, [i for f in group for i in by_form[f]]) for group in _group(forms)]
     clusters.sort(key=lambda c: -c.count)
     return clusters[:limit] if limit is not None else clusters
+
+
+def _cluster(items: list[tuple[str, list[str]]], indexes: list[int]) -> MissCluster:
+    wordings = Counter(items[i][0].strip() for i in indexes)
+    offered = Counter(s for i in indexes for s in dict.fromkeys(items[i][1]))
+    return MissCluster(
+        count=len(indexes),
+        example=wordings.most_common(1)[0][0],
+        variants=[q for q, _ in wordings.most_common(5)],
+        suggestions=offered.most_common(3),
+    )
+
+
+def _group(forms: list[str]) -> list[list[str]]:
+    """Each still-ungrouped form, in order, takes the similar forms among its candidates."""
+    keys = [" ".join(form.split()[:COMPARE_WORDS]) for form in forms]
+    index = _BlockingIndex(keys)
+    # token_sort_ratio is ratio() over the words sorted: sorting once per form, not once per
+    # pair, makes that test ~8x cheaper, so it runs first and token_set_ratio only on its passes.
+    sorted_keys = [" ".join(sorted(key.split())) for key in keys]
+    grouped = [False] * len(forms)
+    groups: list[list[str]] = []
+    for seed in range(len(keys)):
+        if grouped[seed]:
+            continue
+        grouped[seed] = True
+        index.remove(seed)
+        members = _take_similar(seed, keys, sorted_keys, index)
+        for j in members:
+            grouped[j] = True
+        groups.append([forms[seed]] + [forms[j] for j in members])
+    return groups
+
+
+def _take_similar(
+    seed: int, keys: list[str], sorted_keys: list[str], index: _BlockingIndex
+) -> list[int]:
+    """Forms similar to form ``seed``, removed from ``index``. Candidates come MAX_CANDIDATES at
+    a time; another batch is fetched while the last one found some, so a question asked in
+    hundreds of wordings stays one group (each batch but the last groups a form: linear)."""
+    members: list[int] = []
+    scored: set[int] = set()
+    while batch := index.candidates(seed, scored):
+        scored.update(batch)
+        alike = process.extract(
+            sorted_keys[seed],
+            {j: sorted_keys[j] for j in batch},
+            scorer=fuzz.ratio,
+            score_cutoff=SORT_THRESHOLD,
+            limit=None,
+        )
+        found = [
+            j for _, _, j in alike if fuzz.token_set_ratio(keys[seed], keys[j]) >= SET_THRESHOLD
+        ]
+        for j in found:
+            index.remove(j)
+        members += found
+        if not found:
+            break
+    return members
+
+
+class _BlockingIndex:
+    """Which ungrouped forms look like a given form: MinHash signatures cut into bands.
+
+    Forms sharing a band are candidates; the more bands shared, the more alike the word sets.
+    """
+
+    def __init__(self, keys: list[str]) -> None:
+        signatures = _Signatures(SIGNATURE_BANDS * BAND_ROWS)
+        self._bands_of = [self._bands(signatures.of(self._features(key))) for key in keys]
+        # Dicts, not sets: insertion order keeps the most asked forms first in every bucket.
+        self._bucket: dict[tuple[int, ...], dict[int, None]] = {}
+        for form, bands in enumerate(self._bands_of):
+            for band in bands:
+                self._bucket.setdefault(band, {})[form] = None
+
+    @staticmethod
+    def _features(key: str) -> set[str]:
+        words = set(key.split())
+        # Numbers and ids share starts by chance, not by meaning: whole words only for them.
+        starts = {w[:_WORD_START] + "*" for w in words if len(w) > _WORD_START and w.isalpha()}
+        return words | starts
+
+    @staticmethod
+    def _bands(signature: list[int]) -> list[tuple[int, ...]]:
+        return [
+            (band, *signature[band * BAND_ROWS : (band + 1) * BAND_ROWS])
+            for band in range(SIGNATURE_BANDS)
+        ]
+
+    def remove(self, form: int) -> None:
+        for band in self._bands_of[form]:
+            del self._bucket[band][form]
+
+    def candidates(self, form: int, skip: set[int]) -> list[int]:
+        """Ungrouped forms, not in ``skip``, sharing the most bands with ``form``."""
+        shared: Counter[int] = Counter()
+        for band in self._bands_of[form]:
+            bucket = self._bucket[band]
+            unscored = (f for f in bucket if f not in skip) if skip else iter(bucket)
+            shared.update(islice(unscored, MAX_CANDIDATES))
+        best = (
+            shared.most_common(MAX_CANDIDATES) if len(shared) > MAX_CANDIDATES else shared.items()
+        )
+        return [other for other, bands in best if bands >= MIN_SHARED_BANDS]
+
+
+class _Signatures:
+    """MinHash signatures by one-permutation hashing: each feature is hashed once (blake2b,
+    stable across processes whatever PYTHONHASHSEED says) into one of ``size`` bins, the
+    smallest value per bin kept; an empty bin borrows its next filled neighbour's value
+    ("densification by rotation"), so short questions get full signatures too."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._placed: dict[str, tuple[int, int]] = {}  # feature -> (bin, value), hashed once
+
+    def _place(self, feature: str) -> tuple[int, int]:
+        digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+        value, slot = divmod(int.from_bytes(digest, "big"), self._size)
+        placed = self._placed[feature] = (slot, value)
+        return placed
+
+    def of(self, features: set[str]) -> list[int]:
+        bins: list[int | None] = [None] * self._size
+        placed = self._placed
+        for feature in features or {""}:
+            slot, value = placed.get(feature) or self._place(feature)
+            current = bins[slot]
+            if current is None or value < current:
+                bins[slot] = value
+        if None not in bins:
+            return bins  # type: ignore[return-value]  # every bin filled
+        return self._densified(bins)
+
+    @staticmethod
+    def _densified(bins: list[int | None]) -> list[int]:
+        """Each empty bin takes the next filled bin's value (wrapping round), offset by how far
+        it borrowed: two empty bins match only when their neighbours do at the same distance."""
+        size = len(bins)
+        out = [0] * size
+        borrowed, distance = 0, 0
+        # Walk right to left twice so the bins after the last filled one wrap round.
+        for step in range(2 * size - 1, -1, -1):
+            slot = step % size
+            value = bins[slot]
+            if value is not None:
+                borrowed, distance = value, 0
+            else:
+                distance += 1
+            out[slot] = borrowed + (distance << 64)
+        return out
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -205,48 +376,19 @@ def build_report(
 ) -> Report:
     """Summarise answers recorded since ``since`` (a time, or a span back from now).
 
-    Votes count for every topic the voted answer showed.
+    Votes count for every topic the voted answer showed. The headline totals count every
+    record in the window; the sections read at most the MAX_REPORT_* newest rows.
     """
     until = _aware(now) if now is not None else datetime.now(UTC)
     start = until - since if isinstance(since, timedelta) else _aware(since)
     report = Report(since=start, until=until)
-
-    rows = store.answers_since(start, until)
-    by_id = {row.id: row for row in rows}
-    stats: dict[str, TopicStat] = {}
-
-    def stat(topic_id: str) -> TopicStat:
-        return stats.setdefault(topic_id, TopicStat(topic_id))
-
-    misses: list[tuple[str, list[str]]] = []
-    for row in rows:
-        report.answers += 1
-        if row.is_miss:
-            report.misses += 1
-            misses.append((row.question, row.suggestion_ids))
-        for topic_id in dict.fromkeys(row.topic_ids):
-            stat(topic_id).answers += 1
-
-    for answer_id, helpful in store.votes_since(start):
-        row = by_id.get(answer_id)
-        if row is None:
-            continue
-        if helpful:
-            report.helpful += 1
-        else:
-            report.not_helpful += 1
-        for topic_id in dict.fromkeys(row.topic_ids):
-            if helpful:
-                stat(topic_id).helpful += 1
-            else:
-                stat(topic_id).not_helpful += 1
-
-    comments = [(a, c, t) for a, c, t in store.comments_since(start) if a in by_id]
-    report.comments = [
-        CommentItem(created_at=_aware(t), topic_ids=by_id[a].topic_ids, comment=c)
-        for a, c, t in comments[-top:]
-    ][::-1]
-
+    window = (answers.c.created_at >= _naive(start)) & (answers.c.created_at < _naive(until))
+    with store._read() as conn:
+        _count_totals(conn, window, report)
+        misses = _newest_misses(conn, window)
+        stats, report.answered_counted = _topic_stats(conn, window)
+        report.comments = _latest_comments(conn, window, top)
+    report.misses_grouped = len(misses)
     report.missed = cluster_questions(misses, limit=top)
     all_stats = list(stats.values())
     report.most_not_helpful = sorted(
@@ -259,6 +401,80 @@ def build_report(
     )[:top]
     report.busiest = sorted(all_stats, key=lambda t: (-t.answers, t.topic_id))[:top]
     return report
+
+
+def _count_totals(conn: Connection, window: ColumnElement[bool], report: Report) -> None:
+    """Headline totals, counted by the database: exact however many rows the window holds."""
+    misses = func.coalesce(func.sum(case((answers.c.is_miss, 1), else_=0)), 0)
+    report.answers, report.misses = conn.execute(
+        select(func.count(), misses).select_from(answers).where(window)
+    ).one()
+    by_vote = (
+        select(votes.c.helpful, func.count())
+        .join(answers, answers.c.id == votes.c.answer_id)
+        .where(window)
+        .group_by(votes.c.helpful)
+    )
+    for helpful, count in conn.execute(by_vote):
+        if helpful:
+            report.helpful = count
+        else:
+            report.not_helpful = count
+
+
+def _newest_misses(conn: Connection, window: ColumnElement[bool]) -> list[tuple[str, list[str]]]:
+    stmt = (
+        select(func.substr(answers.c.question, 1, MAX_QUESTION_CHARS), answers.c.suggestion_ids)
+        .where(window, answers.c.is_miss)
+        .order_by(answers.c.id.desc())
+        .limit(MAX_REPORT_MISSES)
+    )
+    return [(question, list(offered or [])) for question, offered in conn.execute(stmt)]
+
+
+def _topic_stats(conn: Connection, window: ColumnElement[bool]) -> tuple[dict[str, TopicStat], int]:
+    """Answers and votes per topic over the newest answered rows, and how many were read."""
+    stmt = (
+        select(answers.c.id, answers.c.topic_ids)
+        .where(window, ~answers.c.is_miss)
+        .order_by(answers.c.id.desc())
+        .limit(MAX_REPORT_ANSWERS)
+    )
+    topics_of = {answer_id: list(dict.fromkeys(t or [])) for answer_id, t in conn.execute(stmt)}
+    stats: dict[str, TopicStat] = {}
+    for topic_ids in topics_of.values():
+        for topic_id in topic_ids:
+            stats.setdefault(topic_id, TopicStat(topic_id)).answers += 1
+    if not topics_of:
+        return stats, 0
+    voted = (
+        select(votes.c.answer_id, votes.c.helpful)
+        .join(answers, answers.c.id == votes.c.answer_id)
+        .where(window, ~answers.c.is_miss, answers.c.id >= min(topics_of))
+        .order_by(votes.c.id.desc())
+        .limit(MAX_REPORT_VOTES)
+    )
+    for answer_id, helpful in conn.execute(voted):
+        for topic_id in topics_of.get(answer_id, ()):
+            if helpful:
+                stats[topic_id].helpful += 1
+            else:
+                stats[topic_id].not_helpful += 1
+    return stats, len(topics_of)
+
+
+def _latest_comments(conn: Connection, window: ColumnElement[bool], top: int) -> list[CommentItem]:
+    stmt = (
+        select(comments.c.created_at, answers.c.topic_ids, comments.c.comment)
+        .join(answers, answers.c.id == comments.c.answer_id)
+        .where(window)
+        .order_by(comments.c.id.desc())
+        .limit(top)
+    )
+    return [
+        CommentItem(created_at=_aware(at), topic_ids=list(topic_ids or []), comment=comment)
+        for at, topic_ids, comment in conn.execute(stmt)
+    ]
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -298,10 +514,19 @@ def _columns(rows: list[list[str]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
+def _partial(read: int, total: int) -> str:
+    """Says when a section covers only the newest records (a MAX_REPORT_* cap was reached)."""
+    return f" - newest {read} of {total}" if read < total else ""
+
+
 def _format_table(report: Report) -> str:
     out = [_headline(report)]
 
-    out += ["", "Top missed questions (similar ones grouped)"]
+    out += [
+        "",
+        "Top missed questions (similar ones grouped)"
+        + _partial(report.misses_grouped, report.misses),
+    ]
     if report.missed:
         rows = [["count", "example", "suggested"]]
         rows += [
@@ -333,7 +558,10 @@ def _format_table(report: Report) -> str:
     else:
         out.append("  no votes")
 
-    out += ["", "Busiest topics"]
+    out += [
+        "",
+        "Busiest topics" + _partial(report.answered_counted, report.answers - report.misses),
+    ]
     if report.busiest:
         rows = [["topic", "answers"]] + [[t.topic_id, str(t.answers)] for t in report.busiest]
         out += ["  " + line for line in _columns(rows)]
@@ -391,6 +619,11 @@ def _format_csv(report: Report) -> str:
 def _inert_cell(text: str) -> str:
     """Text people typed, safe to open in a spreadsheet: never read as a formula."""
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
+def _naive(value: datetime) -> datetime:
+    """Naive UTC, the convention of every timestamp column."""
+    return _aware(value).replace(tzinfo=None)
 
 
 def _aware(value: datetime) -> datetime:

@@ -192,27 +192,30 @@ def test_slash_command_flow(web_server, fake_slack) -> None:
     assert swap.params["replace_original"] is True
     assert first_header(swap) == "Amazon GuardDuty"
 
-    # Share posts publicly, naming who asked, and deletes the ephemeral.
+    # Share posts publicly through the response URL, naming who asked, then deletes the
+    # ephemeral.
     share_url = fake_slack.response_url(unique("share"))
     payload = action_payload(
         "awssec_share", share["value"], channel=channel, response_url=share_url, ephemeral=True
     )
     assert web_server.send(interactivity_body(payload), content_type=FORM).status == 200
-    [public] = fake_slack.wait_for("chat.postMessage", channel=channel)
+    public, delete = wait_response(fake_slack, share_url, count=2)
+    assert public.params["response_type"] == "in_channel"
     assert public.params["blocks"][0]["elements"][0]["text"].startswith("<@U0CLICKER> asked:")
     assert any(b.get("text", {}).get("text") == "Amazon Macie" for b in public.params["blocks"])
-    [delete] = wait_response(fake_slack, share_url)
     assert delete.params["delete_original"] is True
+    assert fake_slack.find("chat.postMessage", channel=channel) == []
 
 
-def wait_response(fake: FakeSlackAPI, url: str, timeout: float = 10.0):
+def wait_response(fake: FakeSlackAPI, url: str, timeout: float = 10.0, count: int = 1):
     deadline = time.monotonic() + timeout
+    calls = []
     while time.monotonic() < deadline:
         calls = [c for c in fake.find("response_url") if url.endswith(c.path)]
-        if calls:
+        if len(calls) >= count:
             return calls
         time.sleep(0.05)
-    return []
+    return calls
 
 
 def test_slash_command_help_list_and_escaping(web_server, fake_slack) -> None:

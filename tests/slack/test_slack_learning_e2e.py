@@ -31,6 +31,8 @@ from slackfakes import (
     view_submission_payload,
 )
 
+from bot.rendering.blocks import is_feedback_block
+
 FORM = "application/x-www-form-urlencoded"
 ADMIN = "U0ADMIN"
 
@@ -84,7 +86,7 @@ def wait_response(fake: FakeSlackAPI, url: str, count: int = 1, timeout: float =
 
 
 def feedback_block(blocks: list[dict]) -> dict:
-    [block] = [b for b in blocks if b.get("block_id") == "awssec_feedback"]
+    [block] = [b for b in blocks if is_feedback_block(b)]
     return block
 
 

@@ -15,10 +15,9 @@ from slack_sdk.web import SlackResponse
 from slackfakes import BOT_USER_ID
 
 from bot.matcher.service import AnswerService
-from bot.rendering.blocks import ACTION_SHARE, encode_answer
+from bot.rendering.blocks import ACTION_SHARE
 from bot.slack.dedup import MemoryDeduplicator
 from bot.slack.deps import CONTEXT_KEY, Deps
-from bot.slack.listeners.actions.share import CANNOT_POST, handle_share
 from bot.slack.listeners.actions.show_topic import handle_show_topic
 from bot.slack.listeners.commands.awssec import handle_awssec
 from bot.slack.listeners.events.app_home import handle_app_home_opened
@@ -251,30 +250,6 @@ def test_show_unknown_topic(context: BoltContext) -> None:
     body, action = click("no-such-topic", ephemeral=True)
     handle_show_topic(body, action, respond, client, context, log)
     assert "no longer" in respond.call_args.kwargs["text"]
-
-
-def test_share_posts_publicly_and_removes_ephemeral(
-    context: BoltContext, slack_service: AnswerService
-) -> None:
-    respond, client = MagicMock(), MagicMock()
-    value = encode_answer(slack_service.answer("<!channel> which service finds PII?"))
-    body, _ = click("", ephemeral=True)
-    handle_share(body, {"action_id": ACTION_SHARE, "value": value}, respond, client, context, log)
-    kwargs = client.chat_postMessage.call_args.kwargs
-    assert kwargs["channel"] == "C1"
-    assert kwargs["blocks"][0]["elements"][0]["text"].startswith("<@U0CLICK> asked:")
-    assert "<!channel>" not in json.dumps(kwargs)
-    respond.assert_called_once_with(delete_original=True)
-
-
-def test_share_failure_tells_the_user(context: BoltContext, slack_service: AnswerService) -> None:
-    respond = MagicMock()
-    client = MagicMock()
-    client.chat_postMessage.side_effect = api_error(200, "not_in_channel")
-    value = encode_answer(slack_service.answer("kms"))
-    body, _ = click("", ephemeral=True)
-    handle_share(body, {"value": value}, respond, client, context, log)
-    assert respond.call_args.kwargs["text"] == CANNOT_POST
 
 
 def test_app_home(context: BoltContext) -> None:

@@ -335,3 +335,110 @@ def test_action_ids_are_unique_in_every_message_type(slack_service) -> None:
     for message in messages:
         ids = action_ids(message)
         assert len(ids) == len(set(ids)), ids
+
+
+# ---------------------------------------------------------------- review dates
+
+
+def context_line(blocks: list[dict]) -> str:
+    """The context line under the topic's header (category, review date)."""
+    [header_at] = [i for i, b in enumerate(blocks) if b["type"] == "header"]
+    return blocks[header_at + 1]["elements"][0]["text"]
+
+
+def test_answers_say_when_the_topic_was_reviewed(slack_kb: KnowledgeBase) -> None:
+    import datetime as dt
+
+    kms = replace(slack_kb.get("kms"), reviewed=dt.date(2026, 11, 3))
+    line = context_line(render_blocks(Answer("kms", AnswerKind.TOPIC, (kms,))))
+    assert line.endswith(" · Reviewed Nov 2026") and kms.category.split()[0] in line
+    undated = replace(kms, reviewed=None)
+    line = context_line(render_blocks(Answer("kms", AnswerKind.TOPIC, (undated,))))
+    assert "Reviewed" not in line and line == f"_{escape_mrkdwn(kms.category)}_"
+
+
+# ---------------------------------------------------------------- mrkdwn placeholders
+
+
+def mrkdwn_texts(value: object) -> list[str]:
+    if isinstance(value, dict):
+        own = [value["text"]] if value.get("type") == "mrkdwn" else []
+        return own + [t for v in value.values() for t in mrkdwn_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in mrkdwn_texts(v)]
+    return []
+
+
+def test_placeholders_in_hints_are_escaped_not_broken_links(slack_service) -> None:
+    from bot.rendering.blocks import list_message, render_home_view
+
+    kb = slack_service.knowledge
+    miss = render_message(slack_service.answer("zzqx qqzz"), kb=kb)
+    for message in (list_message(kb), render_home_view(kb), miss):
+        texts = mrkdwn_texts(message)
+        assert texts
+        for text in texts:
+            # A bare "<" starts a Slack link or mention: none is meant here. (">" alone is
+            # harmless: at a line start it is the block quote of the echoed question.)
+            assert "<" not in text, text
+    home = json.dumps(render_home_view(kb))
+    assert "/awssec &lt;question&gt;" in home
+    assert "/awssec &lt;question or topic name&gt;" in json.dumps(list_message(kb))
+
+
+# ---------------------------------------------------------------- fresh block ids
+
+
+def test_feedback_block_ids_are_fresh_in_every_rendering(slack_kb: KnowledgeBase) -> None:
+    from bot.rendering.blocks import (
+        feedback_blocks,
+        feedback_thanks_blocks,
+        is_feedback_block,
+        is_feedback_note,
+        replace_feedback,
+    )
+
+    answer = Answer("kms", AnswerKind.TOPIC, (slack_kb.get("kms"),))
+    first = render_blocks(answer, kb=slack_kb, answer_id=5)
+    again = render_blocks(answer, kb=slack_kb, answer_id=5)
+    ids = [b["block_id"] for b in first + again if "block_id" in b]
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert all(len(i) <= 255 for i in ids)
+    # A vote replaces the feedback area with new ids, and replacing again finds them.
+    thanked = replace_feedback(first, feedback_thanks_blocks(5, "U0A", helpful=True))
+    new_ids = {b["block_id"] for b in thanked if "block_id" in b}
+    assert new_ids.isdisjoint(ids) and len(new_ids) == 2
+    assert [is_feedback_note(b) for b in thanked].count(True) == 1
+    restored = replace_feedback(thanked, feedback_blocks(5))
+    assert not any(is_feedback_note(b) for b in restored)
+    [buttons_block] = [b for b in restored if is_feedback_block(b)]
+    assert buttons_block["block_id"] not in new_ids | set(ids)
+    assert len(restored) == len(first)
+    # Messages rendered before this change carried the bare prefixes: still recognised.
+    assert is_feedback_block({"block_id": "awssec_feedback"})
+    assert is_feedback_note({"block_id": "awssec_feedback_note"})
+    assert not is_feedback_block({"block_id": "awssec_feedback_note:1"})
+
+
+# ---------------------------------------------------------------- byte-capped values
+
+
+def test_share_value_is_capped_in_utf8_bytes(slack_kb: KnowledgeBase) -> None:
+    for question in ("🔐 " * 1500, "暗号化" * 1000, 'é"' * 1500):
+        value = encode_answer(Answer(question, AnswerKind.TOPIC, (slack_kb.get("kms"),)))
+        assert len(value.encode()) <= 2000, len(value.encode())
+        decoded = decode_answer(value, slack_kb)
+        assert decoded is not None and decoded.topic_ids == ["kms"]
+        # As much of the question as fits: nearly 2000 bytes' worth, not all of it dropped.
+        assert len(decoded.question.encode()) > 1000
+        assert " ".join(question.split()).startswith(decoded.question)
+
+
+def test_button_values_are_cut_on_whole_characters() -> None:
+    from bot.rendering.blocks import utf8_prefix
+
+    assert utf8_prefix("aé🔐", 1) == "a"
+    assert utf8_prefix("aé🔐", 2) == "a"  # half an "é" is dropped, not kept as garbage
+    assert utf8_prefix("aé🔐", 3) == "aé"
+    assert utf8_prefix("aé🔐", 6) == "aé"
+    assert utf8_prefix("aé🔐", 7) == "aé🔐"

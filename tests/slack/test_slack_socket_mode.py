@@ -31,6 +31,8 @@ from slackfakes import (
 )
 from websockets.sync.server import ServerConnection, serve
 
+from bot.rendering.blocks import is_feedback_block
+
 
 class FakeSocketModeServer:
     """Pushes queued envelopes to each connection and records what the app sends back."""
@@ -128,7 +130,7 @@ def test_socket_mode_acks_and_replies(socket_mode_app) -> None:
     assert call.params["blocks"][0]["text"]["text"] == "Amazon Macie"
     assert "<!channel>" not in json.dumps(call.params)
     # Recorded, with feedback buttons carrying the answer id.
-    [feedback] = [b for b in call.params["blocks"] if b.get("block_id") == "awssec_feedback"]
+    [feedback] = [b for b in call.params["blocks"] if is_feedback_block(b)]
     answer_id = int(feedback["elements"][0]["value"])
     rows = sqlite_rows(
         database_url, "SELECT topic_ids, surface FROM answers WHERE id = ?", answer_id

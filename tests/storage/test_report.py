@@ -165,3 +165,97 @@ def test_csv_cells_people_typed_are_never_formulas(tmp_path):
     (row,) = [line for line in text.splitlines() if line.startswith("missed,")]
     assert row.split(",", 2)[1].startswith("\"'=HYPERLINK")
     store.dispose()
+
+
+def _record(store: Store, question: str, topics: list[str]) -> int:
+    return store.record_answer(
+        question=question,
+        topic_ids=topics,
+        suggestion_ids=["kms"],
+        confidence=0.9 if topics else 0.2,
+        team_id="T1",
+        user_id="U1",
+        channel_id="C1",
+        surface="mention",
+    )
+
+
+def test_report_reads_at_most_the_caps(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import event
+
+    from bot.storage import report as report_module
+
+    monkeypatch.setattr(report_module, "MAX_REPORT_MISSES", 5)
+    monkeypatch.setattr(report_module, "MAX_REPORT_ANSWERS", 4)
+    monkeypatch.setattr(report_module, "MAX_REPORT_VOTES", 3)
+    for i in range(12):
+        _record(store, f"how do I resize ec2 instance type {i}", [])
+    for i in range(8):
+        answer_id = _record(store, f"question {i}", ["kms"])
+        for user in ("U1", "U2"):
+            store.record_vote(
+                answer_id=answer_id, team_id="T1", user_id=user, channel_id="C1", helpful=True
+            )
+
+    statements: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", remember)
+    try:
+        report = build_report(store, timedelta(days=1))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", remember)
+
+    # Every query the report ran, run again: none returns more rows than the largest cap.
+    with store.engine.connect() as conn:
+        rows = [len(conn.exec_driver_sql(sql, params).all()) for sql, params in statements]
+    assert rows and max(rows) <= 5
+    # The headline still counts everything; the sections say what they cover.
+    assert (report.answers, report.misses, report.helpful) == (20, 12, 16)
+    assert report.misses_grouped == 5 and sum(c.count for c in report.missed) == 5
+    assert report.answered_counted == 4 and report.busiest[0].answers == 4
+    assert report.helpfulness[0].helpful == 3
+    table = format_report(report, "table")
+    assert "newest 5 of 12" in table and "newest 4 of 8" in table
+
+
+def test_report_reads_only_the_start_of_long_questions(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.storage import report as report_module
+
+    monkeypatch.setattr(report_module, "MAX_QUESTION_CHARS", 50)
+    _record(store, "why is my bucket public " + "policy " * 500, [])
+    (cluster,) = build_report(store, timedelta(days=1)).missed
+    assert cluster.example.startswith("why is my bucket public") and len(cluster.example) <= 50
+
+
+def test_grouping_keeps_a_question_asked_in_many_wordings_together() -> None:
+    # More distinct wordings than one batch of candidates, hidden among unrelated misses that
+    # share their common words: still one group, and the others stay apart.
+    same = [f"How do I rotate my KMS keys automatically for account {n}?" for n in range(150)]
+    others = [
+        f"how do I {verb} my {thing} automatically for account 7"
+        for verb in ("delete", "share", "tag", "audit", "export")
+        for thing in ("s3 buckets", "iam roles", "vpc flow logs", "guardduty findings")
+    ]
+    typo = ["how do I rotate my KMS kyes automaticaly for account 7"]
+    clusters = cluster_questions([(q, ["kms"]) for q in same + others + typo])
+    assert clusters[0].count == 151 and "rotate" in clusters[0].example
+    assert sum(c.count for c in clusters[1:]) == len(others)
+
+
+def test_grouping_ignores_a_long_paste_after_the_question() -> None:
+    # Two different questions followed by the same pasted policy stay apart (comparing whole
+    # texts grouped them: the paste's words outweighed the questions').
+    paste = " ".join(f"arn:aws:s3:::bucket-{n}/* s3:GetObject Allow" for n in range(60))
+    clusters = cluster_questions(
+        [
+            ("why does this bucket policy deny my lambda function " + paste, []),
+            ("which kms key encrypts cloudtrail logs by default " + paste, []),
+        ]
+    )
+    assert [c.count for c in clusters] == [1, 1]

@@ -4,7 +4,9 @@ One vote per user per answer (the store upserts), so clicking the other button c
 vote. A message in a channel, thread or DM is shared: its buttons stay as they are, so
 everyone can vote, and the voter alone is thanked (an ephemeral message). An ephemeral
 answer (from `/awssec`) only exists for the asker: its buttons are replaced in place by a
-thank-you and a button to change the vote. "Not helpful" also opens the comment modal.
+thank-you and a button to change the vote. "Not helpful" also opens the comment modal,
+before the vote is written: the click's trigger_id expires 3 s after the click, and a slow
+database must not use that time up.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from typing import Any
 
 from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering.blocks import (
     ACTION_FEEDBACK_HELPFUL,
-    FEEDBACK_NOTE_BLOCK_ID,
     comment_modal,
     feedback_blocks,
+    feedback_notice_modal,
     feedback_thanks_blocks,
+    is_feedback_note,
     render_message,
     replace_feedback,
 )
@@ -74,6 +78,22 @@ def handle_feedback(
     if deps.store is None:
         note(CANNOT_RECORD)
         return
+    modal_id = None
+    if not helpful and body.get("trigger_id"):
+        # First, before the database: the trigger id expires 3 s after the click.
+        modal_id = _open_comment_modal(client, body["trigger_id"], answer_id, logger)
+
+    def refused(text: str) -> None:
+        note(text)
+        if modal_id:  # no vote to comment on: say so in the modal instead of asking
+            send(
+                client.views_update,
+                logger,
+                "withdraw the comment modal",
+                view_id=modal_id,
+                view=feedback_notice_modal(text),
+            )
+
     try:
         # Through the breaker: while the database is failing, say so at once.
         deps.breaker.call(
@@ -86,23 +106,13 @@ def handle_feedback(
             helpful=helpful,
         )
     except LookupError:  # UnknownAnswerError: purged, or never recorded
-        note(ANSWER_GONE)
+        refused(ANSWER_GONE)
         return
     except DatabaseSkipped as skipped:
         if skipped.__cause__ is not None:
             logger.error("could not record a vote: %s", describe_error(skipped.__cause__))
-        note(CANNOT_RECORD)
+        refused(CANNOT_RECORD)
         return
-
-    if not helpful and body.get("trigger_id"):
-        # The trigger id expires 3 s after the click: open the modal before anything slower.
-        send(
-            client.views_open,
-            logger,
-            "open the comment modal",
-            trigger_id=body["trigger_id"],
-            view=comment_modal(answer_id),
-        )
 
     thanks = feedback_thanks_blocks(answer_id, user, helpful)
     if container.get("is_ephemeral"):
@@ -121,7 +131,7 @@ def handle_feedback(
     posted = body.get("message") or {}
     blocks = list(posted.get("blocks") or [])
     ts = posted.get("ts") or container.get("message_ts")
-    if channel and ts and any(b.get("block_id") == FEEDBACK_NOTE_BLOCK_ID for b in blocks):
+    if channel and ts and any(is_feedback_note(b) for b in blocks):
         # An answer acknowledged the old way (thanks + one "change" button): give it back
         # both buttons.
         send(
@@ -133,6 +143,23 @@ def handle_feedback(
             blocks=replace_feedback(blocks, feedback_blocks(answer_id)),
             text=posted.get("text") or "",
         )
+
+
+def _open_comment_modal(
+    client: WebClient, trigger_id: str, answer_id: int, logger: logging.Logger
+) -> str | None:
+    """Open the "Not helpful" comment modal; its view id, or None if Slack refused."""
+    try:
+        response = client.views_open(trigger_id=trigger_id, view=comment_modal(answer_id))
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        logger.error("Slack API call failed (open the comment modal): %s", error)
+        return None
+    except OSError as exc:  # URLError, timeouts, refused connections
+        logger.error("Slack API call failed (open the comment modal): %s", exc)
+        return None
+    view = response.get("view") if response is not None else None
+    return str(view["id"]) if isinstance(view, dict) and view.get("id") else None
 
 
 def _answer_id(value: Any) -> int | None:

@@ -1,0 +1,291 @@
+"""Fit the matcher's parameters by cross-validation (`awssec fit`); needs numpy.
+
+Training data comes from three places, none of it from a held-out set:
+- leave-one-out: each example question of the knowledge, matched with that question taken out
+  of its topic (its words, its paraphrase) -- the right answer is its topic;
+- leave-topic-out: each example question matched with its *whole topic* taken out -- the right
+  answer is "I don't know", which is what a question about a service the knowledge lacks
+  looks like;
+- the public question set (`tests/questions.yaml`): in-scope questions and refusals.
+
+Then, in order:
+1. retrieval: a coordinate search over the field weights and BM25's b, keeping what raises
+   the leave-one-out top-1 accuracy of the ranking (each setting re-fits step 2);
+2. ranking: the feature weights of the candidate utility, by maximum likelihood of the right
+   candidate among the shortlist (a conditional logit), Newton's method with an L2 penalty;
+3. decision: a logistic regression for "the top candidate is right", on every example;
+4. threshold: the one that maximises balanced accuracy (answered right on in-scope questions,
+   refused on the rest) over the same examples.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.knowledge.model import KnowledgeBase
+from bot.matcher.index import RetrievalParams
+from bot.matcher.matcher import Matcher
+from bot.matcher.model import DECISION_FEATURES, RANKING_FEATURES, FittedModel, load_fitted
+from bot.matcher.normalize import words
+from bot.matcher.reading import Holdout
+from bot.matcher.settings import FIELDS
+
+# -- settings of the fit itself ----------------------------------------------------------------
+
+# L2 penalty on the weights: larger keeps weights small and the fit stable on little data;
+# smaller follows the training data more closely (and overfits sooner).
+RANKING_L2 = 1.0
+DECISION_L2 = 1.0
+# How much a leave-topic-out example counts next to a real question. They teach refusing
+# questions about services the knowledge lacks; at 1.0 they outnumber real refusals 20 to 1
+# and the bot grows timid on hard in-scope questions.
+LEAVE_TOPIC_OUT_WEIGHT = 0.2
+# The public set's questions count this much each: they were written as users type, unlike
+# the knowledge's own example questions, which share the writers' wording with the facts.
+PUBLIC_WEIGHT = 6.0
+# Coordinate search over retrieval settings: factors tried on each field weight, and b values.
+FIELD_WEIGHT_FACTORS = (0.5, 0.75, 1.5, 2.0)
+B_VALUES = (0.3, 0.5, 0.75)
+SEARCH_ROUNDS = 2
+NEWTON_ITERATIONS = 25
+
+
+@dataclass
+class Example:
+    kind: str  # "loo", "lto", "public", "public-oos"
+    features: np.ndarray  # (candidates, ranking features)
+    named: np.ndarray  # (candidates,) 1 if the question names the candidate
+    unknown_share: float
+    label: int  # index of the right candidate, or -1: none is right (refuse)
+    in_scope: bool
+    weight: float
+
+
+def collect(
+    matcher: Matcher, public: list[tuple[str, tuple[str, ...]]], with_topic_out: bool = True
+) -> list[Example]:
+    examples: list[Example] = []
+    for position, topic in enumerate(matcher.index.topics):
+        for number, question in enumerate(topic.questions):
+            examples.append(
+                _example(matcher, question, Holdout(position, number), position, "loo", 1.0)
+            )
+            if with_topic_out:
+                examples.append(
+                    _example(
+                        matcher,
+                        question,
+                        Holdout(position),
+                        None,
+                        "lto",
+                        LEAVE_TOPIC_OUT_WEIGHT,
+                    )
+                )
+    positions = {t.id: i for i, t in enumerate(matcher.index.topics)}
+    for text, expect in public:
+        if len(expect) > 1:
+            continue  # comparisons are decided by names, not by the fitted decision
+        target = positions[expect[0]] if expect else None
+        kind = "public" if expect else "public-oos"
+        examples.append(_example(matcher, text, None, target, kind, PUBLIC_WEIGHT))
+    return [e for e in examples if e is not None]
+
+
+def _example(
+    matcher: Matcher,
+    question: str,
+    holdout: Holdout | None,
+    target: int | None,
+    kind: str,
+    weight: float,
+) -> Example:
+    ranking = matcher.rank(words(question), holdout)
+    in_scope = target is not None
+    if ranking is None:
+        empty = np.zeros((0, len(RANKING_FEATURES)))
+        return Example(kind, empty, np.zeros(0), 1.0, -1, in_scope, weight)
+    candidates = ranking.candidates
+    features = np.array([[c.features[n] for n in RANKING_FEATURES] for c in candidates])
+    named = np.array([1.0 if c.topic in ranking.reading.named else 0.0 for c in candidates])
+    label = next((i for i, c in enumerate(candidates) if c.topic == target), -1)
+    unknown = ranking.decision_features["unknown_share"]
+    return Example(kind, features, named, unknown, label, in_scope, weight)
+
+
+# -- step 2: ranking weights (conditional logit) ----------------------------------------------
+
+
+def fit_ranking(examples: list[Example]) -> np.ndarray:
+    usable = [e for e in examples if e.label >= 0 and len(e.features) > 1]
+    w = np.zeros(len(RANKING_FEATURES))
+    for _ in range(NEWTON_ITERATIONS):
+        gradient = -RANKING_L2 * w
+        hessian = -RANKING_L2 * np.eye(len(w))
+        for e in usable:
+            u = e.features @ w
+            p = np.exp(u - u.max())
+            p /= p.sum()
+            mean = p @ e.features
+            gradient += e.weight * (e.features[e.label] - mean)
+            centred = e.features - mean
+            hessian -= e.weight * (centred.T * p) @ centred
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return w
+
+
+# -- step 3: the decision (logistic regression) ----------------------------------------------
+
+
+def decision_rows(
+    examples: list[Example], ranking_weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decision features, whether the top candidate is right, weights, in-scope flags."""
+    rows, right, weights, scope = [], [], [], []
+    for e in examples:
+        if len(e.features) == 0:
+            rows.append([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+            right.append(0.0)
+        else:
+            u = e.features @ ranking_weights
+            order = np.argsort(-u, kind="stable")
+            top = order[0]
+            runner_up = u[order[1]] if len(u) > 1 else 0.0
+            f = dict(zip(RANKING_FEATURES, e.features[top], strict=True))
+            rows.append(
+                [
+                    1.0,
+                    u[top],
+                    u[top] - runner_up,
+                    f["vocabulary_coverage"],
+                    f["questions_coverage"],
+                    f["prose_coverage"],
+                    e.unknown_share,
+                    e.named[top],
+                    f["rest_coverage"],
+                ]
+            )
+            right.append(1.0 if top == e.label else 0.0)
+        weights.append(e.weight)
+        scope.append(e.in_scope)
+    assert len(rows[0]) == len(DECISION_FEATURES)
+    return np.array(rows), np.array(right), np.array(weights), np.array(scope)
+
+
+def fit_decision(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    a = np.zeros(x.shape[1])
+    penalty = DECISION_L2 * np.eye(len(a))
+    penalty[0, 0] = 0.0  # the bias is not shrunk
+    for _ in range(NEWTON_ITERATIONS):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ a, -60, 60)))
+        gradient = x.T @ (weights * (y - p)) - penalty @ a
+        hessian = -(x.T * (weights * p * (1 - p))) @ x - penalty
+        step = np.linalg.solve(hessian, gradient)
+        a -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return a
+
+
+def choose_threshold(
+    probability: np.ndarray, right: np.ndarray, in_scope: np.ndarray
+) -> tuple[float, float]:
+    """The threshold with the best balanced accuracy; returns (threshold, that accuracy)."""
+    best = (0.5, -1.0)
+    for threshold in np.arange(0.2, 0.9, 0.01):
+        answered = probability >= threshold
+        accuracy = (answered & (right > 0))[in_scope].mean() if in_scope.any() else 1.0
+        refusal = (~answered)[~in_scope].mean() if (~in_scope).any() else 1.0
+        balanced = (accuracy + refusal) / 2
+        if balanced > best[1] + 1e-9:
+            best = (float(round(threshold, 2)), float(balanced))
+    return best
+
+
+# -- the whole fit ---------------------------------------------------------------------------
+
+
+def fit(
+    kb: KnowledgeBase,
+    public: list[tuple[str, tuple[str, ...]]],
+    search: bool = True,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> FittedModel:
+    # Without a search, keep the retrieval settings in use (fitted earlier).
+    params = load_fitted().retrieval
+    if search:
+        params = _search_retrieval(kb, RetrievalParams(), progress)
+    matcher = Matcher(kb, FittedModel(retrieval=params))
+    examples = collect(matcher, public)
+    w = fit_ranking(examples)
+    x, y, weights, scope = decision_rows(examples, w)
+    a = fit_decision(x, y, weights)
+    probability = 1.0 / (1.0 + np.exp(-np.clip(x @ a, -60, 60)))
+    # The threshold is chosen on real questions only (the public set): leave-topic-out
+    # examples teach the decision what an uncovered service looks like, but they are harder
+    # than what people ask, and would pull the threshold up for everyone.
+    public = np.array([e.kind.startswith("public") for e in examples])
+    threshold, balanced = choose_threshold(probability[public], y[public], scope[public])
+    counts: dict[str, int] = {}
+    for e in examples:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+    provenance = {
+        "fitted_on": dt.date.today().isoformat(),
+        "knowledge_version": kb.version,
+        "topics": len(kb),
+        "examples": counts,
+        "balanced_accuracy_at_threshold": round(balanced, 4),
+    }
+    progress(f"threshold {threshold:.2f}: balanced accuracy {balanced:.1%} on the training data")
+    return FittedModel(
+        ranking=dict(zip(RANKING_FEATURES, map(float, w), strict=True)),
+        decision=dict(zip(DECISION_FEATURES, map(float, a), strict=True)),
+        threshold=threshold,
+        retrieval=params,
+        provenance=provenance,
+    )
+
+
+def _ranking_accuracy(kb: KnowledgeBase, params: RetrievalParams) -> float:
+    """Leave-one-out top-1 accuracy of the ranking, its weights fitted on the same examples."""
+    matcher = Matcher(kb, FittedModel(retrieval=params))
+    examples = collect(matcher, [], with_topic_out=False)
+    w = fit_ranking(examples)
+    right = 0
+    for e in examples:
+        if e.label >= 0 and len(e.features):
+            right += int(np.argmax(e.features @ w) == e.label)
+    return right / max(len(examples), 1)
+
+
+def _search_retrieval(
+    kb: KnowledgeBase, params: RetrievalParams, progress: Callable[[str], None]
+) -> RetrievalParams:
+    best = _ranking_accuracy(kb, params)
+    progress(f"retrieval defaults: leave-one-out ranking top-1 {best:.1%}")
+    for _ in range(SEARCH_ROUNDS):
+        improved = False
+        for name in FIELDS:
+            for factor in FIELD_WEIGHT_FACTORS:
+                weights = dict(params.field_weights)
+                weights[name] = round(weights[name] * factor, 3)
+                trial = RetrievalParams(weights, params.k1, params.b)
+                score = _ranking_accuracy(kb, trial)
+                if score > best + 1e-9:
+                    best, params, improved = score, trial, True
+                    progress(f"  {name} x{factor}: {score:.1%}")
+        for b in B_VALUES:
+            trial = RetrievalParams(params.field_weights, params.k1, b)
+            score = _ranking_accuracy(kb, trial)
+            if score > best + 1e-9:
+                best, params, improved = score, trial, True
+                progress(f"  b={b}: {score:.1%}")
+        if not improved:
+            break
+    return params

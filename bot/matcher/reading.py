@@ -1,0 +1,263 @@
+"""How a question is read: words to weighted alternatives, names spotted, the question's shape.
+
+A `Reading` is everything the matcher knows about a question before it looks at a single
+topic's score: each thing the asker said with every way it may be meant (as typed, typo-
+corrected, joined with its neighbour, expanded through a synonym), how rare it is, which
+topics the question names, and whether it asks *for* a service ("which service records
+every KMS call?"), in which case a service named in it is the object, not the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot.matcher.index import TopicIndex, pair_term
+from bot.matcher.normalize import COMPARISON_WORDS, is_filler, stem
+from bot.matcher.settings import (
+    CORRECTED_TRUST,
+    MAX_CACHED_CORRECTIONS,
+    MIN_CORRECTABLE_LENGTH,
+    SYNONYM_TRUST,
+    TWO_EDITS_FROM_LENGTH,
+)
+
+# "which service ...", "what aws tool ...", "is there a service that ...", "what should we
+# use ...": the asker wants a service named, so a service they mention is what it acts on.
+_ASKS_FOR_SERVICE = re.compile(
+    r"\b(?:(?:which|what)(?: aws| amazon)? (?:service|services|tool|tools|product|products|"
+    r"thing|offering|solution|one)\b"
+    r"|is there (?:a|an|any)(?: aws| amazon)? (?:service|tool|product|way)\b"
+    r"|what (?:should|can|could|do|would) (?:i|we|you) use\b"
+    r"|what to use\b)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Holdout:
+    """Cross-validation: read and score as if an example question, or a topic, were absent."""
+
+    topic: int
+    question: int | None = None  # None: the whole topic is left out
+
+
+@dataclass(slots=True)
+class Group:
+    """One thing the asker said, and the stem sequences it may stand for."""
+
+    alternatives: list[tuple[tuple[str, ...], float]]
+    weight: float | None  # rarity of the best known reading; None: the knowledge never saw it
+
+
+@dataclass
+class Reading:
+    words: list[str]  # every word typed (lower-case, markup stripped)
+    groups: list[Group]
+    sequence: list[str]  # best-guess stems in order, for phrases and paraphrase
+    named: dict[int, int]  # topic index -> position of its first mention
+    asks_for_service: bool
+    comparison: bool
+    corrections: list[tuple[str, str]] = field(default_factory=list)  # typed -> corrected
+    joined: list[tuple[str, str]] = field(default_factory=list)  # "guard duty" -> guardduty
+    expanded: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # via synonyms
+    unknown: list[str] = field(default_factory=list)  # words the knowledge never saw
+    # groups (by position) that are part of a topic's name: "what does *macie* cost"
+    naming_groups: set[int] = field(default_factory=set)
+
+    @property
+    def known_weight(self) -> float:
+        return sum(g.weight for g in self.groups if g.weight is not None)
+
+    def rest_weight(self, unknown_idf: float) -> float:
+        """The question's weight apart from the words that name a topic."""
+        return sum(
+            unknown_idf if g.weight is None else g.weight
+            for i, g in enumerate(self.groups)
+            if i not in self.naming_groups
+        )
+
+    def total_weight(self, unknown_idf: float) -> float:
+        return self.known_weight + unknown_idf * sum(1 for g in self.groups if g.weight is None)
+
+
+class Reader:
+    """Reads questions against one index; caches typo corrections (bounded)."""
+
+    def __init__(self, index: TopicIndex) -> None:
+        self.index = index
+        self._corrections: dict[str, tuple[str, int] | None] = {}
+
+    def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
+        content = [w for w in all_words if not is_filler(w) and w not in COMPARISON_WORDS]
+        reading = Reading(
+            words=all_words,
+            groups=[],
+            sequence=[],
+            named={},
+            asks_for_service=bool(_ASKS_FOR_SERVICE.search(" ".join(all_words))),
+            comparison=any(w in COMPARISON_WORDS for w in all_words),
+        )
+        self._read_groups(content, reading, holdout)
+        reading.named = self._named(reading, holdout)
+        return reading
+
+    # -- words to weighted groups of alternatives ------------------------------------------
+
+    def _read_groups(self, content: list[str], reading: Reading, holdout: Holdout | None) -> None:
+        index = self.index
+        seen: set[tuple] = set()
+        i = 0
+        while i < len(content):
+            consumed, alternatives = self._alternatives(content, i, reading)
+            i += consumed
+            key = tuple(alternatives)
+            primary = alternatives[0][0]
+            reading.sequence.extend(primary)
+            if key in seen:
+                continue
+            if len(primary) == 1 and len(primary[0]) <= 2 and not self.known(primary, holdout):
+                continue  # "rn", "k", "db?" typed in passing: too short to mean anything
+            seen.add(key)
+            weight = max(
+                (self._idf(stems) for stems, _ in alternatives if self.known(stems, holdout)),
+                default=None,
+            )
+            if weight is None:
+                reading.unknown.append(" ".join(content[i - consumed : i]))
+            reading.groups.append(Group(alternatives, weight))
+        for first, second in pairwise(reading.sequence):
+            pair = pair_term(first, second)
+            if (pair,) not in seen and self.known((pair,), holdout):
+                seen.add((pair,))
+                reading.groups.append(Group([((pair,), 1.0)], index.idf[pair]))
+
+    def _alternatives(
+        self, content: list[str], i: int, reading: Reading
+    ) -> tuple[int, list[tuple[tuple[str, ...], float]]]:
+        index = self.index
+        # A multi-word synonym ("api keys", "denial of service") is read as one thing.
+        for n in (3, 2):
+            term = tuple(content[i : i + n])
+            if len(term) == n and term in index.synonyms:
+                original = tuple(stem(w) for w in term)
+                reading.expanded.append((" ".join(term), tuple(index.synonyms[term])))
+                return n, [(original, 1.0)] + [(e, SYNONYM_TRUST) for e in index.synonyms[term]]
+        word = content[i]
+        # People split one-word names: "guard duty", "cloud trail"; "secrets manager" stays.
+        if i + 1 < len(content):
+            joined = word + content[i + 1]
+            as_typed = (stem(word), stem(content[i + 1]))
+            if (
+                joined in index.joined_words
+                and stem(joined) in index.idf
+                and as_typed not in index.phrases  # "private ca" is a name as typed
+            ):
+                reading.joined.append((f"{word} {content[i + 1]}", joined))
+                return 2, [((stem(joined),), 1.0)]
+        alternatives: list[tuple[tuple[str, ...], float]] = [((stem(word),), 1.0)]
+        spelled = word
+        if word not in index.known_words and (word,) not in index.synonyms:
+            correction = self._correct(word)
+            if correction:
+                spelled, distance = correction
+                reading.corrections.append((word, spelled))
+                guess = ((stem(spelled),), CORRECTED_TRUST**distance)
+                # A known stem stays the first reading; an unknown word yields to the fix.
+                if stem(word) in index.idf:
+                    alternatives.append(guess)
+                else:
+                    alternatives.insert(0, guess)
+        expansions = index.synonyms.get((spelled,), ())
+        if expansions:
+            reading.expanded.append((spelled, tuple(expansions)))
+        for expansion in expansions:
+            alternatives.append((expansion, SYNONYM_TRUST))
+        return 1, alternatives
+
+    def _correct(self, word: str) -> tuple[str, int] | None:
+        """The closest known word and its edit distance, if the typo is a plausible one."""
+        if len(word) < MIN_CORRECTABLE_LENGTH or word.isdigit():
+            return None
+        if word in self._corrections:
+            return self._corrections[word]
+        if len(self._corrections) >= MAX_CACHED_CORRECTIONS:
+            self._corrections.clear()
+        correction = self._closest_known(word)
+        self._corrections[word] = correction
+        return correction
+
+    def _closest_known(self, word: str) -> tuple[str, int] | None:
+        # Two edits only in long words: "weather" is not a typo of "gather".
+        max_edits = 1 if len(word) < TWO_EDITS_FROM_LENGTH else 2
+        found: list[tuple[int, int, str]] = []  # (distance, not a name word, word)
+        for length in range(len(word) - max_edits, len(word) + max_edits + 1):
+            candidates = self.index.vocabulary_by_length.get(length)
+            if not candidates:
+                continue
+            for known, distance, _ in process.extract(
+                word, candidates, scorer=OSA.distance, score_cutoff=max_edits, limit=None
+            ):
+                found.append((int(distance), known not in self.index.name_words, known))
+        if not found:
+            return None
+        # Closest first; among equally close words, one from a topic's name ("inspecter" is
+        # Inspector, not "inspected").
+        distance, _, best = min(found)
+        if distance > 1 and best[0] != word[0]:
+            return None  # people rarely mistype the first letter *and* something else
+        return best, distance
+
+    # -- what is known -----------------------------------------------------------------------
+
+    def known(self, stems: tuple[str, ...], holdout: Holdout | None = None) -> bool:
+        df = self.index.document_frequency
+        if holdout is None:
+            return all(s in df for s in stems)
+        return all(self._frequency_without(s, holdout) > 0 for s in stems)
+
+    def _frequency_without(self, term: str, holdout: Holdout) -> int:
+        frequency = self.index.document_frequency.get(term, 0)
+        counts = self.index.field_counts[holdout.topic]
+        total = sum(c.get(term, 0) for c in counts.values())
+        if not total:
+            return frequency
+        if holdout.question is not None:
+            total -= self.index.question_terms[holdout.topic][holdout.question].get(term, 0)
+        return frequency - (1 if total <= 0 else 0)
+
+    def _idf(self, stems: tuple[str, ...]) -> float:
+        return sum(self.index.idf[s] for s in stems) / len(stems)
+
+    # -- names -----------------------------------------------------------------------------
+
+    def _named(self, reading: Reading, holdout: Holdout | None) -> dict[int, int]:
+        """Topics whose name or alias the question uses, with the first position."""
+        phrases = self.index.phrases
+        left_out = holdout.topic if holdout and holdout.question is None else None
+        named: dict[int, int] = {}
+        name_stems: set[str] = set()
+        # Any reading of a single thing said (a typo fix, a synonym) may name a topic...
+        for position, group in enumerate(reading.groups):
+            for stems, _ in group.alternatives:
+                for topic in phrases.get(stems, ()):
+                    if topic != left_out:
+                        named.setdefault(topic, position)
+                        reading.naming_groups.add(position)
+        # ...and so may a run of words in their best reading ("aws secrets manager").
+        sequence = reading.sequence
+        for n in range(min(self.index.longest_phrase, len(sequence)), 1, -1):
+            for start in range(len(sequence) - n + 1):
+                phrase = tuple(sequence[start : start + n])
+                for topic in phrases.get(phrase, ()):
+                    if topic != left_out:
+                        named.setdefault(topic, start)
+                        name_stems.update(phrase)
+        for position, group in enumerate(reading.groups):
+            primary = group.alternatives[0][0]
+            if all(s in name_stems for term in primary for s in term.split()):
+                reading.naming_groups.add(position)
+        return named

@@ -1,0 +1,81 @@
+"""Every setting of the matcher, in one place, each with what it trades.
+
+Two kinds live here:
+- fixed settings, chosen by reasoning (how much to trust a typo fix, how many candidates
+  get the costlier fuzzy score); each says what moving it would cost;
+- the *defaults* of the fitted parameters. The values in use come from `fitted.json`, which
+  `awssec fit` writes by cross-validation (see docs/matching.md); the defaults here only serve
+  when that file is missing or was written for another feature set.
+"""
+
+from __future__ import annotations
+
+# -- reading the question ----------------------------------------------------------------
+
+# Words shorter than this are never typo-corrected: short words have too many neighbours
+# one edit away ("iam" / "ram" / "sam"). Lower: more typos fixed, more wrong fixes.
+MIN_CORRECTABLE_LENGTH = 4
+# Two edits are allowed only from this length on ("sheild" needs one; "athentication" two).
+TWO_EDITS_FROM_LENGTH = 8
+# How much a typo-corrected reading of a word counts, per edit, next to the word as typed.
+# Lower: a correction can never outweigh what the asker actually wrote.
+CORRECTED_TRUST = 0.9
+# How much a synonym's expansion counts next to the word itself ("pii" -> "personal data").
+SYNONYM_TRUST = 0.85
+# Corrections are cached per process; bounded so that pasted junk cannot grow memory.
+MAX_CACHED_CORRECTIONS = 50_000
+# A word the knowledge has never seen weighs this share of the rarest known word's weight in
+# the question's total. Higher: unknown words pull confidence down harder (more refusals).
+UNKNOWN_WORD_WEIGHT = 0.8
+
+# -- retrieval (BM25F over the topic's fields) --------------------------------------------
+
+# Fields of a topic, in the order the fitted field weights are stored.
+FIELDS = ("names", "keywords", "questions", "summary", "facts")
+# Default field weights: a word in a topic's name or aliases ties a question to it more
+# than the same word in a fact. Fitted values override these.
+DEFAULT_FIELD_WEIGHTS = {
+    "names": 3.0,
+    "keywords": 2.0,
+    "questions": 1.0,
+    "summary": 0.8,
+    "facts": 0.4,
+}
+# BM25 term-frequency saturation: higher lets a word repeated across many example questions
+# count for more; lower treats "mentioned once" and "mentioned ten times" alike.
+DEFAULT_K1 = 1.2
+# BM25 length normalisation: 1 divides by the field's length fully, 0 ignores length.
+# Higher favours topics with short, focused fields over long ones.
+DEFAULT_B = 0.5
+# Fields grouped by what a match in them says: the vocabulary people use about a topic (its
+# names and keywords), how people ask about it (example questions), and what the docs say
+# (summary and facts). Each group's coverage is its own feature, so the fit learns that a
+# match on a word only the facts use ("maximum", "size") is weak evidence.
+FIELD_GROUPS = {
+    "vocabulary": ("names", "keywords"),
+    "questions": ("questions",),
+    "prose": ("summary", "facts"),
+}
+# Word pairs ("flow log", "key policy") are indexed from these fields only: pairs in prose
+# are mostly noise, pairs in names and questions carry meaning.
+PAIR_FIELDS = ("names", "keywords", "questions")
+
+# -- candidates and the decision ------------------------------------------------------------
+
+# Topics that get the full feature set (including the fuzzy paraphrase score, the costly
+# part). More: slower, and a deeper ranking mistake can be repaired; fewer: faster.
+CANDIDATES = 10
+# Candidates offered as "did you mean" when the bot does not answer.
+MAX_SUGGESTIONS = 3
+# A candidate is only suggested if its probability is at least this; keeps random topics out
+# of the suggestions for "best pizza near the office". Lower: more (and weaker) suggestions.
+MIN_SUGGESTION_PROBABILITY = 0.01
+# When answering, a runner-up at least this fraction as likely as the winner is named as
+# "did you mean". Higher: fewer, surer extra suggestions.
+RUNNER_UP_RATIO = 0.5
+# Up to this many topics are answered together in a comparison ("KMS vs CloudHSM").
+MAX_COMPARED = 3
+
+# The default of the one threshold: answer when the estimated probability that the top
+# topic is right is at least this. The fitted threshold in fitted.json overrides it.
+DEFAULT_ANSWER_THRESHOLD = 0.5
