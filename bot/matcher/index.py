@@ -46,12 +46,9 @@ def stems_of(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in content_words(text))
 
 
-def terms_of(text: str, with_pairs: bool) -> list[str]:
-    """A text's terms: its stems, plus adjacent stem pairs where pairs carry meaning."""
-    stems = list(stems_of(text))
-    if not with_pairs:
-        return stems
-    return stems + [pair_term(a, b) for a, b in pairwise(stems)]
+def _with_pairs(stems: tuple[str, ...]) -> list[str]:
+    """Stems plus adjacent stem pairs, for the fields where pairs carry meaning."""
+    return [*stems, *(pair_term(a, b) for a, b in pairwise(stems))]
 
 
 def topic_field_texts(topic: Topic) -> dict[str, tuple[str, ...]]:
@@ -100,32 +97,29 @@ class TopicIndex:
     def topic_count(self) -> int:
         return len(self.topics)
 
-    def impact(
-        self,
-        counts: Mapping[str, Counter[str]],
-        lengths: Mapping[str, int],
-        term: str,
-        fields: tuple[str, ...] = FIELDS,
-    ) -> float:
-        """BM25F impact of `term` in a document given its per-field counts and lengths."""
+    def impacts(
+        self, counts: Mapping[str, Counter[str]], lengths: Mapping[str, int], term: str
+    ) -> tuple[float, ...]:
+        """BM25F impact of `term` in a document given its per-field counts and lengths: over
+        all fields, then over each field group (FIELD_GROUPS order)."""
         params = self.params
-        weighted = 0.0
-        for name in fields:
+        parts: dict[str, float] = {}
+        for name in FIELDS:
             tf = counts[name].get(term, 0)
             if tf:
                 average = self.average_lengths[name] or 1.0
                 norm = 1.0 - params.b + params.b * lengths[name] / average
-                weighted += params.field_weights.get(name, 0.0) * tf / norm
-        return weighted / (params.k1 + weighted) if weighted else 0.0
-
-    def impacts(
-        self, counts: Mapping[str, Counter[str]], lengths: Mapping[str, int], term: str
-    ) -> tuple[float, ...]:
-        """The impact over all fields, then over each field group (FIELD_GROUPS order)."""
+                parts[name] = params.field_weights.get(name, 0.0) * tf / norm
         return (
-            self.impact(counts, lengths, term),
-            *(self.impact(counts, lengths, term, group) for group in FIELD_GROUPS.values()),
+            self._saturate(parts, FIELDS),
+            *(self._saturate(parts, group) for group in FIELD_GROUPS.values()),
         )
+
+    def _saturate(self, parts: Mapping[str, float], fields: tuple[str, ...]) -> float:
+        weighted = 0.0
+        for name in fields:
+            weighted += parts.get(name, 0.0)
+        return weighted / (self.params.k1 + weighted) if weighted else 0.0
 
     def impacts_without(self, topic: int, question: int, term: str) -> tuple[float, ...]:
         """`impacts` of `term` in `topic` with its example question number `question` removed."""
@@ -135,12 +129,6 @@ class TopicIndex:
         lengths = dict(self.field_lengths[topic])
         lengths["questions"] -= sum(removed.values())
         return self.impacts(counts, lengths, term)
-
-    def reweighted(self, params: RetrievalParams) -> TopicIndex:
-        """The same index with other retrieval parameters (used while fitting them)."""
-        index = TopicIndex(**{**self.__dict__, "params": params, "postings": {}})
-        index.postings = _postings(index)
-        return index
 
 
 def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> TopicIndex:
@@ -158,25 +146,28 @@ def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> Top
         counts: dict[str, Counter[str]] = {}
         lengths: dict[str, int] = {}
         question_terms.append([])
+        question_texts.append([])
         for name, texts in topic_field_texts(topic).items():
             counter: Counter[str] = Counter()
             for text in texts:
-                surface.update(content_words(text))
-                terms = Counter(terms_of(text, name in PAIR_FIELDS))
+                # Each text is tokenised once; its words, stems and terms serve every use.
+                text_words = content_words(text)
+                stems = tuple(stem(w) for w in text_words)
+                surface.update(text_words)
+                terms = Counter(_with_pairs(stems) if name in PAIR_FIELDS else stems)
                 counter.update(terms)
-                if name == "questions":
+                if name == "names":
+                    name_words.update(text_words)
+                    if stems and position not in phrases[stems]:
+                        phrases[stems].append(position)
+                elif name == "questions":
                     question_terms[position].append(terms)
+                    question_texts[position].append(" ".join(stems))
             counts[name] = counter
             lengths[name] = sum(counter.values())
         field_counts.append(counts)
         field_lengths.append(lengths)
         document_frequency.update({t for c in counts.values() for t in c})
-        for label in topic_field_texts(topic)["names"]:
-            name_words.update(content_words(label))
-            phrase = stems_of(label)
-            if phrase and position not in phrases[phrase]:
-                phrases[phrase].append(position)
-        question_texts.append([" ".join(stems_of(q)) for q in topic.questions])
 
     count = max(len(kb.topics), 1)
     # BM25's idf, kept positive: a term in every topic still counts a little.
