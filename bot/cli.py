@@ -263,18 +263,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     service = _service(args)
     if args.cross_validate:
         leave_one_out, leave_topic_out = cross_validate(service.matcher)
-        print("each example question left out of its topic (should be answered with it):")
-        print(
-            f"  in-scope top-1 accuracy: {leave_one_out.accuracy:.1%} "
-            f"({leave_one_out.correct}/{leave_one_out.in_scope})"
-        )
-        print("each topic left out (its questions should then be refused):")
-        print(
-            f"  refusal: {leave_topic_out.refusal_rate:.1%} "
-            f"({leave_topic_out.refused}/{leave_topic_out.out_of_scope})"
-        )
         result = leave_one_out
         result.records.extend(leave_topic_out.records)
+        print(
+            "cross-validation: in scope, each example question left out of its topic; "
+            "out of scope, each topic left out (its questions should then be refused)"
+        )
+        for line in result.figure_lines():
+            print(line)
     elif args.file:
         try:
             questions = load_questions(args.file, service.knowledge)

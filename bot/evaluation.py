@@ -88,6 +88,7 @@ class EvalResult:
         return hits, len(unanswered)
 
     def report_lines(self) -> list[str]:
+        """One line per miss, then the figures."""
         lines = []
         for question, answer in self.misses:
             expected = ", ".join(question.expect) or "(no topic)"
@@ -97,13 +98,15 @@ class EvalResult:
                 f"MISS {question.text!r}: expected {expected}, got {got} "
                 f"(confidence {answer.confidence:.2f}){hint}"
             )
-        lines.append(
-            f"in-scope top-1 accuracy: {self.accuracy:.1%} ({self.correct}/{self.in_scope})"
-        )
-        lines.append(
+        return lines + self.figure_lines()
+
+    def figure_lines(self) -> list[str]:
+        """Accuracy, refusal and how often "did you mean" holds the right topic."""
+        lines = [
+            f"in-scope top-1 accuracy: {self.accuracy:.1%} ({self.correct}/{self.in_scope})",
             f"out-of-scope refusal rate: {self.refusal_rate:.1%} "
-            f"({self.refused}/{self.out_of_scope})"
-        )
+            f"({self.refused}/{self.out_of_scope})",
+        ]
         hits, unanswered = self.suggestion_hits()
         if unanswered:
             lines.append(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.guard import RedactingLogFilter
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.matcher import Matcher
 
@@ -61,3 +64,25 @@ def write_knowledge(tmp_path: Path):
         return folder
 
     return write
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[logging.Logger, list[str]]]:
+    """A logger whose lines pass through the credential guard's log filter, as in the bot."""
+    lines: list[str] = []
+
+    class ListHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = ListHandler()
+    handler.addFilter(RedactingLogFilter())
+    parent = logging.getLogger("awssec-test-guard")
+    parent.setLevel(logging.DEBUG)
+    parent.propagate = False
+    parent.addHandler(handler)
+    try:
+        # A child logger: handler filters see propagated records, logger filters would not.
+        yield logging.getLogger("awssec-test-guard.child"), lines
+    finally:
+        parent.removeHandler(handler)

@@ -105,27 +105,6 @@ def test_findings_do_not_overlap() -> None:
     assert SECRET not in redact(text) and KEY_ID not in redact(text)
 
 
-@pytest.fixture
-def captured() -> tuple[logging.Logger, list[str]]:
-    lines: list[str] = []
-
-    class ListHandler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    handler = ListHandler()
-    handler.addFilter(RedactingLogFilter())
-    parent = logging.getLogger("awssec-test-guard")
-    parent.setLevel(logging.DEBUG)
-    parent.propagate = False
-    parent.addHandler(handler)
-    try:
-        # A child logger: handler filters see propagated records, logger filters would not.
-        yield logging.getLogger("awssec-test-guard.child"), lines
-    finally:
-        parent.removeHandler(handler)
-
-
 def test_log_filter_redacts_message_and_args(captured) -> None:
     log, lines = captured
     log.info("question from %s: %s", "U1", f"is {KEY_ID} mine?")

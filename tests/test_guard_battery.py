@@ -7,14 +7,13 @@ ordinary AWS text (class paths, placeholders, SHAs, ARNs, docs URLs) must stay u
 from __future__ import annotations
 
 import json
-import logging
 import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.guard import RedactingLogFilter, find_secrets, looks_secret_shaped, redact
+from bot.guard import find_secrets, looks_secret_shaped, redact
 from bot.storage import Store, build_report, format_report, format_summary
 
 KEY_ID = "AKIAJ7Q3RZ5XW2MB4T6K"
@@ -202,23 +201,9 @@ def test_nothing_leaks_into_the_stored_record_or_the_report(store: Store) -> Non
             _assert_no_leak(output, secret)
 
 
-def test_nothing_leaks_into_a_log_line() -> None:
-    lines: list[str] = []
-
-    class ListHandler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    handler = ListHandler()
-    handler.addFilter(RedactingLogFilter())
-    log = logging.getLogger("awssec-test-battery")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    log.addHandler(handler)
-    try:
-        for name, secret in SECRETS:
-            log.info("question: %s", _pasted(secret, name))
-    finally:
-        log.removeHandler(handler)
+def test_nothing_leaks_into_a_log_line(captured) -> None:
+    log, lines = captured
+    for name, secret in SECRETS:
+        log.info("question: %s", _pasted(secret, name))
     for (_, secret), line in zip(SECRETS, lines, strict=True):
         _assert_no_leak(line, secret)

@@ -29,7 +29,13 @@ import numpy as np
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.index import RetrievalParams
 from bot.matcher.matcher import Matcher
-from bot.matcher.model import DECISION_FEATURES, RANKING_FEATURES, FittedModel, load_fitted
+from bot.matcher.model import (
+    DECISION_FEATURES,
+    RANKING_FEATURES,
+    FittedModel,
+    decision_features,
+    load_fitted,
+)
 from bot.matcher.normalize import words
 from bot.matcher.reading import Holdout
 from bot.matcher.settings import FIELDS
@@ -92,7 +98,7 @@ def collect(
         target = positions[expect[0]] if expect else None
         kind = "public" if expect else "public-oos"
         examples.append(_example(matcher, text, None, target, kind, PUBLIC_WEIGHT))
-    return [e for e in examples if e is not None]
+    return examples
 
 
 def _example(
@@ -119,12 +125,32 @@ def _example(
 # -- step 2: ranking weights (conditional logit) ----------------------------------------------
 
 
+def _newton(
+    size: int, derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Maximise a concave log-likelihood from zero; `derivatives(w)` gives its gradient and
+    Hessian at `w`."""
+    w = np.zeros(size)
+    for _ in range(NEWTON_ITERATIONS):
+        gradient, hessian = derivatives(w)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return w
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
 def fit_ranking(examples: list[Example]) -> np.ndarray:
     usable = [e for e in examples if e.label >= 0 and len(e.features) > 1]
-    w = np.zeros(len(RANKING_FEATURES))
-    for _ in range(NEWTON_ITERATIONS):
+    size = len(RANKING_FEATURES)
+
+    def derivatives(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         gradient = -RANKING_L2 * w
-        hessian = -RANKING_L2 * np.eye(len(w))
+        hessian = -RANKING_L2 * np.eye(size)
         for e in usable:
             u = e.features @ w
             p = np.exp(u - u.max())
@@ -133,11 +159,9 @@ def fit_ranking(examples: list[Example]) -> np.ndarray:
             gradient += e.weight * (e.features[e.label] - mean)
             centred = e.features - mean
             hessian -= e.weight * (centred.T * p) @ centred
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.abs(step).max() < 1e-6:
-            break
-    return w
+        return gradient, hessian
+
+    return _newton(size, derivatives)
 
 
 # -- step 3: the decision (logistic regression) ----------------------------------------------
@@ -150,47 +174,39 @@ def decision_rows(
     rows, right, weights, scope = [], [], [], []
     for e in examples:
         if len(e.features) == 0:
-            rows.append([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+            # Nothing in the question is known: no candidate, and everything is unknown.
+            features = decision_features({}, 0.0, 0.0, 1.0, False)
             right.append(0.0)
         else:
             u = e.features @ ranking_weights
             order = np.argsort(-u, kind="stable")
             top = order[0]
             runner_up = u[order[1]] if len(u) > 1 else 0.0
-            f = dict(zip(RANKING_FEATURES, e.features[top], strict=True))
-            rows.append(
-                [
-                    1.0,
-                    u[top],
-                    u[top] - runner_up,
-                    f["vocabulary_coverage"],
-                    f["questions_coverage"],
-                    f["prose_coverage"],
-                    e.unknown_share,
-                    e.named[top],
-                    f["rest_coverage"],
-                ]
+            features = decision_features(
+                dict(zip(RANKING_FEATURES, e.features[top], strict=True)),
+                u[top],
+                runner_up,
+                e.unknown_share,
+                bool(e.named[top]),
             )
             right.append(1.0 if top == e.label else 0.0)
+        rows.append([features[name] for name in DECISION_FEATURES])
         weights.append(e.weight)
         scope.append(e.in_scope)
-    assert len(rows[0]) == len(DECISION_FEATURES)
     return np.array(rows), np.array(right), np.array(weights), np.array(scope)
 
 
 def fit_decision(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    a = np.zeros(x.shape[1])
-    penalty = DECISION_L2 * np.eye(len(a))
+    penalty = DECISION_L2 * np.eye(x.shape[1])
     penalty[0, 0] = 0.0  # the bias is not shrunk
-    for _ in range(NEWTON_ITERATIONS):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ a, -60, 60)))
+
+    def derivatives(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = _sigmoid(x @ a)
         gradient = x.T @ (weights * (y - p)) - penalty @ a
         hessian = -(x.T * (weights * p * (1 - p))) @ x - penalty
-        step = np.linalg.solve(hessian, gradient)
-        a -= step
-        if np.abs(step).max() < 1e-6:
-            break
-    return a
+        return gradient, hessian
+
+    return _newton(x.shape[1], derivatives)
 
 
 def choose_threshold(
@@ -226,7 +242,7 @@ def fit(
     w = fit_ranking(examples)
     x, y, weights, scope = decision_rows(examples, w)
     a = fit_decision(x, y, weights)
-    probability = 1.0 / (1.0 + np.exp(-np.clip(x @ a, -60, 60)))
+    probability = _sigmoid(x @ a)
     # The threshold is chosen on real questions only (the public set): leave-topic-out
     # examples teach the decision what an uncovered service looks like, but they are harder
     # than what people ask, and would pull the threshold up for everyone.

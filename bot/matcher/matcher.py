@@ -17,7 +17,13 @@ from rapidfuzz import fuzz, process
 from bot.knowledge.model import KnowledgeBase, Topic
 from bot.matcher.answer import Answer, AnswerKind
 from bot.matcher.index import TopicIndex, build_index
-from bot.matcher.model import DECISION_FEATURES, RANKING_FEATURES, FittedModel, load_fitted
+from bot.matcher.model import (
+    DECISION_FEATURES,
+    RANKING_FEATURES,
+    FittedModel,
+    decision_features,
+    load_fitted,
+)
 from bot.matcher.normalize import words
 from bot.matcher.reading import Holdout, Reader, Reading
 from bot.matcher.settings import (
@@ -116,21 +122,18 @@ class Matcher:
         candidates.sort(key=lambda c: (-c.utility, c.topic))
         peak = candidates[0].utility
         exps = [math.exp(c.utility - peak) for c in candidates]
+        total_exp = sum(exps)
         for candidate, e in zip(candidates, exps, strict=True):
-            candidate.share = e / sum(exps)
+            candidate.share = e / total_exp
         top = candidates[0]
         runner_up = candidates[1].utility if len(candidates) > 1 else 0.0
-        decision = {
-            "bias": 1.0,
-            "top_utility": top.utility,
-            "margin": top.utility - runner_up,
-            "top_vocabulary_coverage": top.features["vocabulary_coverage"],
-            "top_questions_coverage": top.features["questions_coverage"],
-            "top_prose_coverage": top.features["prose_coverage"],
-            "unknown_share": (total - reading.known_weight) / total if total else 1.0,
-            "top_named": 1.0 if top.topic in named else 0.0,
-            "top_rest_coverage": top.features["rest_coverage"],
-        }
+        decision = decision_features(
+            top.features,
+            top.utility,
+            runner_up,
+            (total - reading.known_weight) / total if total else 1.0,
+            top.topic in named,
+        )
         return Ranking(reading, candidates, decision, self.model.probability(decision))
 
     def _evidence(self, reading: Reading, holdout: Holdout | None) -> dict[int, list[float]]:
@@ -206,7 +209,7 @@ class Matcher:
         if ranking is None:
             answer = Answer(question=question, kind=AnswerKind.NO_MATCH)
             return answer, None, "no word of the question is in the knowledge"
-        return (*self._decide(question, ranking),)
+        return self._decide(question, ranking)
 
     def _decide(self, question: str, ranking: Ranking) -> tuple[Answer, Ranking, str]:
         topics = self.index.topics

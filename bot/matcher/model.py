@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,29 @@ DECISION_FEATURES = (
     "top_named",  # 1 if the question names the winner
     "top_rest_coverage",  # the winner's coverage apart from the naming words
 )
+
+
+def decision_features(
+    top: Mapping[str, float],
+    top_utility: float,
+    runner_up_utility: float,
+    unknown_share: float,
+    top_named: bool,
+) -> dict[str, float]:
+    """The decision's inputs from the winner's ranking features: one definition, used by the
+    matcher when answering and by `awssec fit` when fitting."""
+    return {
+        "bias": 1.0,
+        "top_utility": top_utility,
+        "margin": top_utility - runner_up_utility,
+        "top_vocabulary_coverage": top.get("vocabulary_coverage", 0.0),
+        "top_questions_coverage": top.get("questions_coverage", 0.0),
+        "top_prose_coverage": top.get("prose_coverage", 0.0),
+        "unknown_share": unknown_share,
+        "top_named": 1.0 if top_named else 0.0,
+        "top_rest_coverage": top.get("rest_coverage", 0.0),
+    }
+
 
 DEFAULT_RANKING_WEIGHTS = {
     "coverage": 4.0,
