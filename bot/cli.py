@@ -340,6 +340,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.slack.runtime import serve
+    from bot.slack.server.serve import serve
 
     return serve(args.knowledge)

@@ -2,6 +2,6 @@
 
 import sys
 
-from bot.slack.runtime import serve
+from bot.slack.server.serve import serve
 
 sys.exit(serve(None))

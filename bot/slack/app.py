@@ -12,13 +12,13 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from bot.slack.breaker import DatabaseBreaker
-from bot.slack.client import create_client
-from bot.slack.dedup import Deduplicator, MemoryDeduplicator, StoreDeduplicator
-from bot.slack.deps import CONTEXT_KEY, AnswerSource, Deps
-from bot.slack.identity import BotIdentity
+from bot.config import Settings
+from bot.slack.answering.deps import CONTEXT_KEY, AnswerSource, Deps
 from bot.slack.listeners import register_listeners
-from bot.slack.settings import Settings
+from bot.slack.reliability.breaker import DatabaseBreaker
+from bot.slack.reliability.client import create_client
+from bot.slack.reliability.dedup import Deduplicator, MemoryDeduplicator, StoreDeduplicator
+from bot.slack.reliability.identity import BotIdentity
 
 if TYPE_CHECKING:
     from bot.storage import Store

@@ -6,9 +6,9 @@ import json
 import logging
 
 from bot.matcher.service import AnswerService
-from bot.slack.dedup import MemoryDeduplicator
-from bot.slack.deps import Deps
-from bot.slack.replies import QUESTION_NOT_QUOTED, Where, build_reply
+from bot.slack.answering.deps import Deps
+from bot.slack.answering.replies import QUESTION_NOT_QUOTED, Where, build_reply
+from bot.slack.reliability.dedup import MemoryDeduplicator
 
 log = logging.getLogger("test")
 WHERE = Where("mention", "T1", "U1", "C1")
@@ -55,7 +55,7 @@ def test_obfuscated_credential_gets_the_private_warning(slack_service: AnswerSer
 def test_a_secret_straddling_the_length_cut_is_still_caught(
     slack_service: AnswerService,
 ) -> None:
-    from bot.slack.replies import MAX_QUESTION_CHARS
+    from bot.slack.answering.replies import MAX_QUESTION_CHARS
 
     key = "AKIAJ7Q3RZ5XW2MB4T6K"
     padding = "which service finds PII " * (MAX_QUESTION_CHARS // 24)

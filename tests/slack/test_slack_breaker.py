@@ -13,11 +13,11 @@ from slack_bolt import BoltContext
 from slackfakes import BOT_USER_ID
 
 from bot.matcher.service import AnswerService
-from bot.slack.breaker import DatabaseBreaker, DatabaseSkipped
-from bot.slack.dedup import StoreDeduplicator
-from bot.slack.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.replies import Where, record_answer
 from bot.slack.listeners.events.mention import handle_app_mention
-from bot.slack.replies import Where, record_answer
+from bot.slack.reliability.breaker import DatabaseBreaker, DatabaseSkipped
+from bot.slack.reliability.dedup import StoreDeduplicator
 
 log = logging.getLogger("test.breaker")
 

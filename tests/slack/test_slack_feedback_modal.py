@@ -26,9 +26,9 @@ from bot.rendering.blocks import (
     VIEW_FEEDBACK_COMMENT,
     comment_answer_id,
 )
-from bot.slack.dedup import MemoryDeduplicator
-from bot.slack.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.deps import CONTEXT_KEY, Deps
 from bot.slack.listeners.actions.feedback import ANSWER_GONE, handle_feedback
+from bot.slack.reliability.dedup import MemoryDeduplicator
 
 log = logging.getLogger("test.feedback_modal")
 

@@ -26,7 +26,7 @@ from slackfakes import (
 )
 from sqlalchemy import event
 
-from bot.slack.wsgi import AwssecWSGI, DatabaseHealth
+from bot.slack.server.wsgi import AwssecWSGI, DatabaseHealth
 from bot.storage import Store
 
 FORM = "application/x-www-form-urlencoded"

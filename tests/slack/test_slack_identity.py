@@ -21,7 +21,7 @@ from slackfakes import (
     unique,
 )
 
-from bot.slack.identity import BotIdentity
+from bot.slack.reliability.identity import BotIdentity
 
 
 def wait_until(check, timeout: float = 10.0):
@@ -57,7 +57,7 @@ def test_a_rejected_token_is_logged_once_and_not_retried(
     with FakeSlackAPI() as fake:
         fake.reject("auth.test", "invalid_auth")
         identity = BotIdentity(WebClient(token=BOT_TOKEN, base_url=fake.base_url), delays=[0.01])
-        with caplog.at_level(logging.ERROR, logger="bot.slack.identity"):
+        with caplog.at_level(logging.ERROR, logger="bot.slack.reliability.identity"):
             identity.start()
             assert not identity.wait(5)
         assert len(fake.find("auth.test")) == 1

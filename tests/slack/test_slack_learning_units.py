@@ -15,6 +15,7 @@ import pytest
 from slack_bolt import BoltContext
 from slackfakes import BOT_USER_ID, sqlite_dump
 
+from bot.config import Settings, SettingsError
 from bot.matcher import match_question
 from bot.matcher.service import AnswerService
 from bot.rendering.blocks import (
@@ -29,16 +30,16 @@ from bot.rendering.blocks import (
     render_blocks,
     replace_feedback,
 )
-from bot.slack.database import open_store
-from bot.slack.dedup import MemoryDeduplicator, StoreDeduplicator
-from bot.slack.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.replies import first_delivery
 from bot.slack.listeners.actions.feedback import ANSWER_GONE, handle_feedback, vote_recorded
 from bot.slack.listeners.commands.awssec import NOT_ADMIN, handle_awssec
 from bot.slack.listeners.events.direct_message import handle_direct_message
 from bot.slack.listeners.events.mention import handle_app_mention
 from bot.slack.listeners.views.feedback_comment import handle_feedback_comment
-from bot.slack.replies import first_delivery
-from bot.slack.settings import Settings, SettingsError, install_log_filters
+from bot.slack.reliability.database import open_store
+from bot.slack.reliability.dedup import MemoryDeduplicator, StoreDeduplicator
+from bot.slack.server.logs import install_log_filters
 from bot.storage import Store
 
 log = logging.getLogger("test.learning")
@@ -448,7 +449,7 @@ def test_bad_database_url_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch)
 def test_healthz_shows_a_database_problem_without_its_details(
     slack_service: AnswerService, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.slack.wsgi import AwssecWSGI
+    from bot.slack.server.wsgi import AwssecWSGI
 
     store = MagicMock()
     store.backend = "postgresql"
@@ -462,7 +463,7 @@ def test_healthz_shows_a_database_problem_without_its_details(
         body = b"".join(wsgi(environ, lambda status, headers: statuses.append(status)))
         return body, json.loads(body)
 
-    with caplog.at_level(logging.ERROR, logger="bot.slack.wsgi"):
+    with caplog.at_level(logging.ERROR, logger="bot.slack.server.wsgi"):
         body, payload = health()
         health()  # the same problem again soon after: not logged again
     assert statuses == ["200 OK", "200 OK"] and payload["ok"] is True
@@ -480,7 +481,7 @@ def test_a_worker_booting_on_broken_knowledge_starts_from_the_snapshot(tmp_path:
 
     from slackfakes import KNOWLEDGE
 
-    from bot.slack.live_knowledge import open_service, remove_snapshot, snapshot_knowledge
+    from bot.slack.server.live_knowledge import open_service, remove_snapshot, snapshot_knowledge
 
     live = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE, live)

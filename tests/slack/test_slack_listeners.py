@@ -16,14 +16,14 @@ from slackfakes import BOT_USER_ID
 
 from bot.matcher.service import AnswerService
 from bot.rendering.blocks import ACTION_SHARE
-from bot.slack.dedup import MemoryDeduplicator
-from bot.slack.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.replies import strip_bot_mention
 from bot.slack.listeners.actions.show_topic import handle_show_topic
 from bot.slack.listeners.commands.awssec import handle_awssec
 from bot.slack.listeners.events.app_home import handle_app_home_opened
 from bot.slack.listeners.events.direct_message import handle_direct_message, is_direct_message
 from bot.slack.listeners.events.mention import handle_app_mention, is_fresh_mention
-from bot.slack.replies import strip_bot_mention
+from bot.slack.reliability.dedup import MemoryDeduplicator
 
 log = logging.getLogger("test")
 

@@ -299,9 +299,9 @@ def test_action_ids_are_unique_in_every_message_type(slack_service) -> None:
         replace_feedback,
         report_message,
     )
-    from bot.slack.dedup import MemoryDeduplicator
-    from bot.slack.deps import Deps
-    from bot.slack.replies import Where, build_reply
+    from bot.slack.answering.deps import Deps
+    from bot.slack.answering.replies import Where, build_reply
+    from bot.slack.reliability.dedup import MemoryDeduplicator
 
     kb = slack_service.knowledge
     kms, hsm, macie = kb.get("kms"), kb.get("cloudhsm"), kb.get("macie")

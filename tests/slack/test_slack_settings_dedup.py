@@ -8,8 +8,9 @@ import threading
 import pytest
 from slackfakes import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
-from bot.slack.dedup import Deduplicator, MemoryDeduplicator, claim_all
-from bot.slack.settings import SecretFilter, Settings, SettingsError
+from bot.config import Settings, SettingsError
+from bot.slack.reliability.dedup import Deduplicator, MemoryDeduplicator, claim_all
+from bot.slack.server.logs import SecretFilter
 
 HTTP_ENV = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
 

@@ -30,9 +30,9 @@ from bot.rendering.blocks import (
     render_message,
     replace_feedback,
 )
-from bot.slack.breaker import DatabaseSkipped
-from bot.slack.deps import Deps, deps_of
-from bot.slack.replies import clicked_where, describe_error, send
+from bot.slack.answering.deps import Deps, deps_of
+from bot.slack.answering.replies import clicked_where, describe_error, send
+from bot.slack.reliability.breaker import DatabaseSkipped
 
 ANSWER_GONE = (
     "Thanks! That answer is too old to rate now (old records are removed). "

@@ -22,8 +22,8 @@ from bot.rendering.blocks import (
     secret_warning_blocks,
     secret_warning_text,
 )
-from bot.slack.deps import deps_of
-from bot.slack.replies import clicked_where, guard_links, record_answer, send
+from bot.slack.answering.deps import deps_of
+from bot.slack.answering.replies import clicked_where, guard_links, record_answer, send
 
 CANNOT_POST = (
     "I couldn't share this answer any more (Slack allows it for 30 minutes after you "

@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering.blocks import render_message
-from bot.slack.deps import deps_of
-from bot.slack.replies import clicked_where, record_answer, send
+from bot.slack.answering.deps import deps_of
+from bot.slack.answering.replies import clicked_where, record_answer, send
 
 
 def handle_show_topic(

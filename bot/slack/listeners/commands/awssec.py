@@ -9,8 +9,15 @@ from typing import Any
 from slack_bolt import BoltContext, Respond
 
 from bot.rendering.blocks import help_message, list_message, report_message
-from bot.slack.deps import Deps, deps_of
-from bot.slack.replies import HELP_WORDS, LIST_WORDS, Where, build_reply, describe_error, send
+from bot.slack.answering.deps import Deps, deps_of
+from bot.slack.answering.replies import (
+    HELP_WORDS,
+    LIST_WORDS,
+    Where,
+    build_reply,
+    describe_error,
+    send,
+)
 
 DEFAULT_REPORT_SINCE = "7d"
 # `report`, `report 30d`: anything else starting with "report" is a question.

@@ -9,8 +9,8 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.rendering.blocks import render_home_view
-from bot.slack.deps import deps_of
-from bot.slack.replies import send
+from bot.slack.answering.deps import deps_of
+from bot.slack.answering.replies import send
 
 
 def handle_app_home_opened(

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt import BoltContext, Say
 
-from bot.slack.deps import deps_of
-from bot.slack.replies import (
+from bot.slack.answering.deps import deps_of
+from bot.slack.answering.replies import (
     Where,
     build_reply,
     is_human_message,

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from bot.rendering.blocks import comment_answer_id, comment_text
-from bot.slack.breaker import DatabaseSkipped
-from bot.slack.deps import deps_of
-from bot.slack.replies import describe_error
+from bot.slack.answering.deps import deps_of
+from bot.slack.answering.replies import describe_error
+from bot.slack.reliability.breaker import DatabaseSkipped
 
 
 def handle_feedback_comment(

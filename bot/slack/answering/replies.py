@@ -25,10 +25,10 @@ from bot.rendering.blocks import (
     secret_warning_blocks,
     secret_warning_text,
 )
-from bot.slack.breaker import DatabaseSkipped
-from bot.slack.breaker import describe_error as describe_error
-from bot.slack.dedup import Deduplicator, event_key, message_key
-from bot.slack.deps import Deps
+from bot.slack.answering.deps import Deps
+from bot.slack.reliability.breaker import DatabaseSkipped
+from bot.slack.reliability.breaker import describe_error as describe_error
+from bot.slack.reliability.dedup import Deduplicator, event_key, message_key
 
 # Where to send someone who pasted a credential: a topic of the knowledge when it has one
 # (first id found wins), else a fixed page.

@@ -24,8 +24,8 @@ from slackfakes import (
     server_env,
 )
 
-from bot.slack import runtime
-from bot.slack.settings import Settings
+from bot.config import Settings
+from bot.slack.server import serve
 
 
 def test_manifest_declares_everything_the_app_handles() -> None:
@@ -47,7 +47,7 @@ def test_manifest_declares_everything_the_app_handles() -> None:
 
 def test_procfile_lines() -> None:
     assert procfile_command("web").split()[0] == "gunicorn"
-    assert "bot.slack.wsgi:application" in procfile_command("web")
+    assert "bot.slack.server.wsgi:application" in procfile_command("web")
     assert procfile_command("worker") == "awssec serve"
 
 
@@ -61,7 +61,7 @@ def test_serve_reports_a_bad_setting_in_one_line(
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("PORT", "not-a-port")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    assert runtime.serve(None) == 2
+    assert serve.serve(None) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
         "awssec: PORT is malformed: 'not-a-port' is not a port number"
@@ -87,8 +87,8 @@ def test_serve_reports_a_bad_count_in_one_line(
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv(variable, value)
     # Were the value accepted, serve() would replace this process with gunicorn.
-    monkeypatch.setattr(runtime, "exec_gunicorn", lambda settings: pytest.fail("exec gunicorn"))
-    assert runtime.serve(None) == 2
+    monkeypatch.setattr(serve, "exec_gunicorn", lambda settings: pytest.fail("exec gunicorn"))
+    assert serve.serve(None) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"awssec: {variable} is malformed: {value!r} is not a whole number")
 

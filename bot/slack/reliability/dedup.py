@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from bot.slack.breaker import DatabaseBreaker, DatabaseSkipped
+from bot.slack.reliability.breaker import DatabaseBreaker, DatabaseSkipped
 
 if TYPE_CHECKING:
     from bot.storage import Store

@@ -1,4 +1,4 @@
-"""The WSGI application for gunicorn: `bot.slack.wsgi:application`.
+"""The WSGI application for gunicorn: `bot.slack.server.wsgi:application`.
 
 `POST /slack/events` (events, slash commands, interactivity) goes to Bolt; `GET /healthz`
 reports the knowledge in use, the last knowledge load error and the database; anything else
@@ -28,7 +28,7 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.slack.deps import AnswerSource
+from bot.slack.answering.deps import AnswerSource
 
 if TYPE_CHECKING:
     from bot.storage import Store
@@ -293,7 +293,7 @@ class DatabaseHealth:
         self._done.set()
 
     def _write_problem(self) -> str | None:
-        from bot.slack.breaker import describe_error
+        from bot.slack.reliability.breaker import describe_error
 
         try:
             # Expires at once, so every check really writes (and the purge removes it).
@@ -408,10 +408,11 @@ def _plain(start_response: StartResponse, status: str, text: str) -> Iterable[by
 
 def create_wsgi_app(knowledge_path: str | None = None) -> AwssecWSGI:
     """Settings from the environment, knowledge loaded, store opened, Bolt app built."""
+    from bot.config import KNOWLEDGE_RELOAD_SECONDS, Settings
     from bot.slack.app import create_app
-    from bot.slack.database import open_store
-    from bot.slack.live_knowledge import open_service
-    from bot.slack.settings import KNOWLEDGE_RELOAD_SECONDS, Settings, configure_logging
+    from bot.slack.reliability.database import open_store
+    from bot.slack.server.live_knowledge import open_service
+    from bot.slack.server.logs import configure_logging
 
     settings = Settings.from_env(knowledge_path=knowledge_path)
     configure_logging(settings)
@@ -442,7 +443,7 @@ def get_application() -> AwssecWSGI:
 
 
 def __getattr__(name: str) -> Any:
-    # PEP 562: `bot.slack.wsgi:application` is built on first access, not at import.
+    # PEP 562: `bot.slack.server.wsgi:application` is built on first access, not at import.
     if name == "application":
         return get_application()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from bot.slack.settings import SettingsError
+from bot.config import SettingsError
 
 if TYPE_CHECKING:
     from bot.storage import Store

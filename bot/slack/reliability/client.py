@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.handler import RetryHandler
 
-from bot.slack.settings import Settings
+from bot.config import Settings
 
 # Bounded: a reply that still fails after this is logged and dropped; the app keeps serving.
 MAX_RETRIES = 3

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer
-from bot.slack.breaker import DatabaseBreaker
-from bot.slack.dedup import Deduplicator
+from bot.slack.reliability.breaker import DatabaseBreaker
+from bot.slack.reliability.dedup import Deduplicator
 
 if TYPE_CHECKING:
     from bot.storage import Store

@@ -1,4 +1,4 @@
-"""gunicorn settings for the HTTP mode (`gunicorn --config python:bot.slack.gunicorn_conf`).
+"""gunicorn settings for the HTTP mode (`gunicorn --config python:bot.slack.server.gunicorn_conf`).
 
 The master checks the settings, the knowledge and the database (creating or upgrading the
 tables) before forking, so a bad setting stops start-up with one line. Each worker then
@@ -24,11 +24,12 @@ from functools import partial
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from bot.config import Settings, SettingsError
 from bot.knowledge import KnowledgeError, check_knowledge
-from bot.slack.database import open_store
-from bot.slack.live_knowledge import SNAPSHOT_ENV, remove_snapshot, snapshot_knowledge
-from bot.slack.settings import Settings, SettingsError, install_log_filters
-from bot.slack.wsgi import MAX_BODY_BYTES
+from bot.slack.reliability.database import open_store
+from bot.slack.server.live_knowledge import SNAPSHOT_ENV, remove_snapshot, snapshot_knowledge
+from bot.slack.server.logs import install_log_filters
+from bot.slack.server.wsgi import MAX_BODY_BYTES
 
 # Fail before forking workers, with a short message rather than a worker traceback.
 try:
@@ -67,7 +68,7 @@ workers = _settings.web_concurrency
 threads = _settings.web_threads
 # gthread, except that a connection gets one of those few threads only once its whole
 # request has arrived (see BufferingThreadWorker below): slow clients cannot hold them all.
-worker_class = "bot.slack.gunicorn_conf.BufferingThreadWorker"
+worker_class = "bot.slack.server.gunicorn_conf.BufferingThreadWorker"
 # Each worker builds the app (knowledge, database connections) when it boots, after fork.
 preload_app = False
 timeout = 30

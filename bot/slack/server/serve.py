@@ -10,17 +10,17 @@ import sys
 import threading
 from collections.abc import Callable
 
-from bot.slack.settings import (
-    KNOWLEDGE_RELOAD_SECONDS,
-    Settings,
-    SettingsError,
-    configure_logging,
-)
+from bot.config import KNOWLEDGE_RELOAD_SECONDS, Settings, SettingsError
+from bot.slack.server.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
 # The same command as the Procfile's `web:` line.
-GUNICORN_ARGS = ["--config", "python:bot.slack.gunicorn_conf", "bot.slack.wsgi:application"]
+GUNICORN_ARGS = [
+    "--config",
+    "python:bot.slack.server.gunicorn_conf",
+    "bot.slack.server.wsgi:application",
+]
 
 
 def serve(knowledge_path: str | None) -> int:
@@ -41,9 +41,9 @@ def serve_socket_mode(settings: Settings) -> int:
     from bot.knowledge import KnowledgeError
     from bot.matcher.service import AnswerService
     from bot.slack.app import create_app
-    from bot.slack.client import create_client
-    from bot.slack.database import open_store
-    from bot.slack.identity import BotIdentity
+    from bot.slack.reliability.client import create_client
+    from bot.slack.reliability.database import open_store
+    from bot.slack.reliability.identity import BotIdentity
 
     configure_logging(settings)
     try:

@@ -1,0 +1,1 @@
+"""Answering a question in Slack: reading the message, matching, posting the reply, recording it."""

@@ -1,0 +1,2 @@
+"""Running the app: the WSGI app under gunicorn (HTTP), Socket Mode, live knowledge reload,
+logging."""
