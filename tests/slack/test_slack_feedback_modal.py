@@ -20,11 +20,11 @@ from slack_sdk import WebClient
 from slackfakes import BOT_TOKEN, BOT_USER_ID, FakeSlackAPI
 
 from bot.matcher.service import AnswerService
-from bot.rendering.blocks import (
+from bot.rendering.blocks.feedback import comment_answer_id
+from bot.rendering.blocks.ids import (
     ACTION_FEEDBACK_HELPFUL,
     ACTION_FEEDBACK_NOT_HELPFUL,
     VIEW_FEEDBACK_COMMENT,
-    comment_answer_id,
 )
 from bot.slack.answering.deps import CONTEXT_KEY, Deps
 from bot.slack.listeners.actions.feedback import ANSWER_GONE, handle_feedback

@@ -31,7 +31,7 @@ from slackfakes import (
     view_submission_payload,
 )
 
-from bot.rendering.blocks import is_feedback_block
+from bot.rendering.blocks.ids import is_feedback_block
 
 FORM = "application/x-www-form-urlencoded"
 ADMIN = "U0ADMIN"

@@ -18,17 +18,19 @@ from slackfakes import BOT_USER_ID, sqlite_dump
 from bot.config import Settings, SettingsError
 from bot.matcher import match_question
 from bot.matcher.service import AnswerService
-from bot.rendering.blocks import (
+from bot.rendering.blocks.answers import render_blocks
+from bot.rendering.blocks.feedback import (
+    comment_answer_id,
+    comment_modal,
+    feedback_thanks_blocks,
+    replace_feedback,
+)
+from bot.rendering.blocks.ids import (
     ACTION_FEEDBACK_HELPFUL,
     ACTION_FEEDBACK_NOT_HELPFUL,
     FEEDBACK_BLOCK_ID,
     VIEW_FEEDBACK_COMMENT,
-    comment_answer_id,
-    comment_modal,
-    feedback_thanks_blocks,
     is_feedback_block,
-    render_blocks,
-    replace_feedback,
 )
 from bot.slack.answering.deps import CONTEXT_KEY, Deps
 from bot.slack.answering.replies import first_delivery

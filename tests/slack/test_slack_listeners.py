@@ -15,7 +15,7 @@ from slack_sdk.web import SlackResponse
 from slackfakes import BOT_USER_ID
 
 from bot.matcher.service import AnswerService
-from bot.rendering.blocks import ACTION_SHARE
+from bot.rendering.blocks.ids import ACTION_SHARE
 from bot.slack.answering.deps import CONTEXT_KEY, Deps
 from bot.slack.answering.replies import strip_bot_mention
 from bot.slack.listeners.actions.show_topic import handle_show_topic

@@ -8,19 +8,16 @@ from dataclasses import replace
 
 from bot.knowledge.model import KnowledgeBase, Topic
 from bot.matcher.answer import Answer, AnswerKind
-from bot.rendering.blocks import (
+from bot.rendering.blocks.answers import render_blocks, render_message
+from bot.rendering.blocks.catalogue import render_catalogue_blocks, render_list_blocks
+from bot.rendering.blocks.elements import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS
+from bot.rendering.blocks.ids import (
     ACTION_OPEN_DOCS,
     ACTION_SHARE,
     ACTION_SHOW_TOPIC,
-    MAX_MESSAGE_BLOCKS,
-    MAX_VIEW_BLOCKS,
     action_id_pattern,
     decode_answer,
     encode_answer,
-    render_blocks,
-    render_catalogue_blocks,
-    render_list_blocks,
-    render_message,
 )
 from bot.rendering.mrkdwn import escape_mrkdwn, plain_from_slack, truncate
 
@@ -290,14 +287,16 @@ def action_ids(value: object) -> list[str]:
 
 
 def test_action_ids_are_unique_in_every_message_type(slack_service) -> None:
-    from bot.rendering.blocks import (
-        comment_modal,
-        feedback_thanks_blocks,
+    from bot.rendering.blocks.catalogue import (
         help_message,
         list_message,
         render_home_view,
-        replace_feedback,
         report_message,
+    )
+    from bot.rendering.blocks.feedback import (
+        comment_modal,
+        feedback_thanks_blocks,
+        replace_feedback,
     )
     from bot.slack.answering.deps import Deps
     from bot.slack.answering.replies import Where, build_reply
@@ -370,7 +369,7 @@ def mrkdwn_texts(value: object) -> list[str]:
 
 
 def test_placeholders_in_hints_are_escaped_not_broken_links(slack_service) -> None:
-    from bot.rendering.blocks import list_message, render_home_view
+    from bot.rendering.blocks.catalogue import list_message, render_home_view
 
     kb = slack_service.knowledge
     miss = render_message(slack_service.answer("zzqx qqzz"), kb=kb)
@@ -390,13 +389,12 @@ def test_placeholders_in_hints_are_escaped_not_broken_links(slack_service) -> No
 
 
 def test_feedback_block_ids_are_fresh_in_every_rendering(slack_kb: KnowledgeBase) -> None:
-    from bot.rendering.blocks import (
+    from bot.rendering.blocks.feedback import (
         feedback_blocks,
         feedback_thanks_blocks,
-        is_feedback_block,
-        is_feedback_note,
         replace_feedback,
     )
+    from bot.rendering.blocks.ids import is_feedback_block, is_feedback_note
 
     answer = Answer("kms", AnswerKind.TOPIC, (slack_kb.get("kms"),))
     first = render_blocks(answer, kb=slack_kb, answer_id=5)
@@ -435,7 +433,7 @@ def test_share_value_is_capped_in_utf8_bytes(slack_kb: KnowledgeBase) -> None:
 
 
 def test_button_values_are_cut_on_whole_characters() -> None:
-    from bot.rendering.blocks import utf8_prefix
+    from bot.rendering.blocks.elements import utf8_prefix
 
     assert utf8_prefix("aé🔐", 1) == "a"
     assert utf8_prefix("aé🔐", 2) == "a"  # half an "é" is dropped, not kept as garbage

@@ -17,7 +17,7 @@ from slackfakes import BOT_USER_ID, FakeSlackAPI
 
 from bot.matcher.answer import Answer, AnswerKind
 from bot.matcher.service import AnswerService
-from bot.rendering.blocks import ACTION_SHARE, encode_answer
+from bot.rendering.blocks.ids import ACTION_SHARE, encode_answer
 from bot.slack.answering.deps import CONTEXT_KEY, Deps
 from bot.slack.listeners.actions.share import CANNOT_POST, handle_share
 from bot.slack.reliability.dedup import MemoryDeduplicator

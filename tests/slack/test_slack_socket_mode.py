@@ -31,7 +31,7 @@ from slackfakes import (
 )
 from websockets.sync.server import ServerConnection, serve
 
-from bot.rendering.blocks import is_feedback_block
+from bot.rendering.blocks.ids import is_feedback_block
 
 
 class FakeSocketModeServer:

@@ -15,16 +15,15 @@ from slack_sdk.errors import SlackApiError
 from bot import guard
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer, AnswerKind
-from bot.rendering.blocks import (
-    MAX_MESSAGE_BLOCKS,
-    ActionIds,
-    help_message,
-    list_message,
+from bot.rendering.blocks.answers import (
     render_blocks,
     render_message,
     secret_warning_blocks,
     secret_warning_text,
 )
+from bot.rendering.blocks.catalogue import help_message, list_message
+from bot.rendering.blocks.elements import MAX_MESSAGE_BLOCKS
+from bot.rendering.blocks.ids import ActionIds
 from bot.slack.answering.deps import Deps
 from bot.slack.reliability.breaker import DatabaseSkipped
 from bot.slack.reliability.breaker import describe_error as describe_error

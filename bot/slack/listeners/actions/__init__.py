@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.rendering.blocks import (
+from bot.rendering.blocks.ids import (
     ACTION_FEEDBACK_HELPFUL,
     ACTION_FEEDBACK_NOT_HELPFUL,
     ACTION_OPEN_DOCS,

@@ -20,16 +20,15 @@ from slack_sdk.errors import SlackApiError
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer, AnswerKind
-from bot.rendering.blocks import (
-    ACTION_FEEDBACK_HELPFUL,
+from bot.rendering.blocks.answers import render_message
+from bot.rendering.blocks.feedback import (
     comment_modal,
     feedback_blocks,
     feedback_notice_modal,
     feedback_thanks_blocks,
-    is_feedback_note,
-    render_message,
     replace_feedback,
 )
+from bot.rendering.blocks.ids import ACTION_FEEDBACK_HELPFUL, is_feedback_note
 from bot.slack.answering.deps import Deps, deps_of
 from bot.slack.answering.replies import clicked_where, describe_error, send
 from bot.slack.reliability.breaker import DatabaseSkipped

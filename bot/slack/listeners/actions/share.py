@@ -16,12 +16,8 @@ from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import guard
-from bot.rendering.blocks import (
-    decode_answer,
-    render_message,
-    secret_warning_blocks,
-    secret_warning_text,
-)
+from bot.rendering.blocks.answers import render_message, secret_warning_blocks, secret_warning_text
+from bot.rendering.blocks.ids import decode_answer
 from bot.slack.answering.deps import deps_of
 from bot.slack.answering.replies import clicked_where, guard_links, record_answer, send
 

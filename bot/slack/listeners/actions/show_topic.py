@@ -9,7 +9,7 @@ from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.matcher.answer import Answer, AnswerKind
-from bot.rendering.blocks import render_message
+from bot.rendering.blocks.answers import render_message
 from bot.slack.answering.deps import deps_of
 from bot.slack.answering.replies import clicked_where, record_answer, send
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import BoltContext, Respond
 
-from bot.rendering.blocks import help_message, list_message, report_message
+from bot.rendering.blocks.catalogue import help_message, list_message, report_message
 from bot.slack.answering.deps import Deps, deps_of
 from bot.slack.answering.replies import (
     HELP_WORDS,

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
-from bot.rendering.blocks import render_home_view
+from bot.rendering.blocks.catalogue import render_home_view
 from bot.slack.answering.deps import deps_of
 from bot.slack.answering.replies import send
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.rendering.blocks import VIEW_FEEDBACK_COMMENT
+from bot.rendering.blocks.ids import VIEW_FEEDBACK_COMMENT
 from bot.slack.listeners.acks import ack_now
 from bot.slack.listeners.views.feedback_comment import handle_feedback_comment
 

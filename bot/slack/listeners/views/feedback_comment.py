@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import BoltContext
 
-from bot.rendering.blocks import comment_answer_id, comment_text
+from bot.rendering.blocks.feedback import comment_answer_id, comment_text
 from bot.slack.answering.deps import deps_of
 from bot.slack.answering.replies import describe_error
 from bot.slack.reliability.breaker import DatabaseSkipped
