@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import filterfalse, islice
 from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import fuzz, process
@@ -77,6 +77,12 @@ MAX_CANDIDATES = 32
 MIN_SHARED_BANDS = 2
 # A word's first letters count as a word too, so "guarduty" still meets "guardduty".
 _WORD_START = 4
+# Each miss stores its tidied text (answers.question_tidied) when recorded, so a report need
+# not normalise every question again. Bump this whenever normalize_question, MAX_QUESTION_CHARS
+# or COMPARE_WORDS change what tidy_question returns: rows stored under another version are
+# tidied again at report time, as rows from before the column are.
+TIDY_VERSION = 1
+_TIDY_VERSION_TEXT = str(TIDY_VERSION)
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -196,17 +202,46 @@ def normalize_question(question: str) -> str:
     return " ".join(kept) or " ".join(words)
 
 
+def tidy_question(question: str) -> str:
+    """What grouping compares of a question: the first COMPARE_WORDS words of the normalised
+    text of its first MAX_QUESTION_CHARS characters (what a report reads of it)."""
+    return " ".join(normalize_question(question[:MAX_QUESTION_CHARS]).split()[:COMPARE_WORDS])
+
+
+def stored_tidy(question: str) -> str:
+    """The ``answers.question_tidied`` value for a miss: the version, a colon, the tidied text.
+
+    Pass the *guarded* question (as stored): the value is derived from it, never from what was
+    typed, so it holds no secret the stored question does not.
+    """
+    return f"{TIDY_VERSION}:{tidy_question(question)}"
+
+
+def _tidied(question: str, stored: str | None) -> str:
+    """The stored tidied text when it is of this version, else computed now (old rows)."""
+    if stored is not None:
+        version, _, tidied = stored.partition(":")
+        if version == _TIDY_VERSION_TEXT:
+            return tidied
+    return tidy_question(question)
+
+
 def cluster_questions(
-    items: list[tuple[str, list[str]]], *, limit: int | None = None
+    items: list[tuple[str, list[str]]],
+    *,
+    limit: int | None = None,
+    tidied: list[str | None] | None = None,
 ) -> list[MissCluster]:
-    """Group similar questions. ``items`` are (question, suggestions offered); the result is
+    """Group similar questions. ``items`` are (question, suggestions offered); ``tidied``, when
+    given, holds each one's stored ``question_tidied`` (None: computed here). The result is
     sorted by count, largest first."""
-    by_form: dict[str, list[int]] = {}
-    for i, (question, _) in enumerate(items):
-        by_form.setdefault(normalize_question(question), []).append(i)
+    stored = tidied if tidied is not None else [None] * len(items)
+    by_key: dict[str, list[int]] = {}
+    for i, ((question, _), known) in enumerate(zip(items, stored, strict=True)):
+        by_key.setdefault(_tidied(question, known), []).append(i)
     # Most asked first, so each cluster is seeded by its most common wording.
-    forms = sorted(by_form, key=lambda f: -len(by_form[f]))
-    clusters = [_cluster(items, [i for f in group for i in by_form[f]]) for group in _group(forms)]
+    keys = sorted(by_key, key=lambda k: -len(by_key[k]))
+    clusters = [_cluster(items, [i for k in group for i in by_key[keys[k]]]) for group in _group(keys)]
     clusters.sort(key=lambda c: -c.count)
     return clusters[:limit] if limit is not None else clusters
 
@@ -222,15 +257,14 @@ def _cluster(items: list[tuple[str, list[str]]], indexes: list[int]) -> MissClus
     )
 
 
-def _group(forms: list[str]) -> list[list[str]]:
-    """Each still-ungrouped form, in order, takes the similar forms among its candidates."""
-    keys = [" ".join(form.split()[:COMPARE_WORDS]) for form in forms]
+def _group(keys: list[str]) -> list[list[int]]:
+    """Each still-ungrouped key, in order, takes the similar keys among its candidates."""
     index = _BlockingIndex(keys)
-    # token_sort_ratio is ratio() over the words sorted: sorting once per form, not once per
+    # token_sort_ratio is ratio() over the words sorted: sorting once per key, not once per
     # pair, makes that test ~8x cheaper, so it runs first and token_set_ratio only on its passes.
     sorted_keys = [" ".join(sorted(key.split())) for key in keys]
-    grouped = [False] * len(forms)
-    groups: list[list[str]] = []
+    grouped = [False] * len(keys)
+    groups: list[list[int]] = []
     for seed in range(len(keys)):
         if grouped[seed]:
             continue
@@ -239,20 +273,22 @@ def _group(forms: list[str]) -> list[list[str]]:
         members = _take_similar(seed, keys, sorted_keys, index)
         for j in members:
             grouped[j] = True
-        groups.append([forms[seed]] + [forms[j] for j in members])
+        groups.append([seed, *members])
     return groups
 
 
 def _take_similar(
     seed: int, keys: list[str], sorted_keys: list[str], index: _BlockingIndex
 ) -> list[int]:
-    """Forms similar to form ``seed``, removed from ``index``. Candidates come MAX_CANDIDATES at
+    """Keys similar to key ``seed``, removed from ``index``. Candidates come MAX_CANDIDATES at
     a time; another batch is fetched while the last one found some, so a question asked in
-    hundreds of wordings stays one group (each batch but the last groups a form: linear)."""
+    hundreds of wordings stays one group (each batch but the last groups a key: linear)."""
     members: list[int] = []
     scored: set[int] = set()
     while batch := index.candidates(seed, scored):
         scored.update(batch)
+        # Each test scores the whole batch in one call: rapidfuzz prepares the seed once and
+        # loops in C (a Python call per pair cost more than the scoring itself).
         alike = process.extract(
             sorted_keys[seed],
             {j: sorted_keys[j] for j in batch},
@@ -260,107 +296,125 @@ def _take_similar(
             score_cutoff=SORT_THRESHOLD,
             limit=None,
         )
+        if not alike:
+            break
         found = [
-            j for _, _, j in alike if fuzz.token_set_ratio(keys[seed], keys[j]) >= SET_THRESHOLD
+            j
+            for _, _, j in process.extract(
+                keys[seed],
+                {j: keys[j] for _, _, j in alike},
+                scorer=fuzz.token_set_ratio,
+                score_cutoff=SET_THRESHOLD,
+                limit=None,
+            )
         ]
+        if not found:
+            break
         for j in found:
             index.remove(j)
         members += found
-        if not found:
-            break
     return members
 
 
 class _BlockingIndex:
-    """Which ungrouped forms look like a given form: MinHash signatures cut into bands.
+    """Which ungrouped keys look like a given key: MinHash signatures cut into bands.
 
-    Forms sharing a band are candidates; the more bands shared, the more alike the word sets.
+    Keys sharing a band are candidates; the more bands shared, the more alike the word sets.
     """
 
     def __init__(self, keys: list[str]) -> None:
         signatures = _Signatures(SIGNATURE_BANDS * BAND_ROWS)
-        self._bands_of = [self._bands(signatures.of(self._features(key))) for key in keys]
-        # Dicts, not sets: insertion order keeps the most asked forms first in every bucket.
-        self._bucket: dict[tuple[int, ...], dict[int, None]] = {}
-        for form, bands in enumerate(self._bands_of):
-            for band in bands:
-                self._bucket.setdefault(band, {})[form] = None
+        band_ids = range(SIGNATURE_BANDS)
+        # Dicts, not sets: insertion order keeps the most asked keys first in every bucket.
+        bucket_of_band: dict[tuple[int, ...], dict[int, None]] = {}
+        new_bucket = bucket_of_band.setdefault
+        # Each key's buckets themselves, not their bands: removing a key or listing its
+        # candidates then hashes no band tuple again.
+        self._buckets_of: list[list[dict[int, None]]] = []
+        for key_id, key in enumerate(keys):
+            signature = signatures.of(key)
+            rows = [signature[r::BAND_ROWS] for r in range(BAND_ROWS)]
+            buckets = [new_bucket(band, {}) for band in zip(band_ids, *rows)]
+            for bucket in buckets:
+                bucket[key_id] = None
+            self._buckets_of.append(buckets)
 
-    @staticmethod
-    def _features(key: str) -> set[str]:
-        words = set(key.split())
-        # Numbers and ids share starts by chance, not by meaning: whole words only for them.
-        starts = {w[:_WORD_START] + "*" for w in words if len(w) > _WORD_START and w.isalpha()}
-        return words | starts
+    def remove(self, key_id: int) -> None:
+        for bucket in self._buckets_of[key_id]:
+            del bucket[key_id]
 
-    @staticmethod
-    def _bands(signature: list[int]) -> list[tuple[int, ...]]:
-        return [
-            (band, *signature[band * BAND_ROWS : (band + 1) * BAND_ROWS])
-            for band in range(SIGNATURE_BANDS)
-        ]
-
-    def remove(self, form: int) -> None:
-        for band in self._bands_of[form]:
-            del self._bucket[band][form]
-
-    def candidates(self, form: int, skip: set[int]) -> list[int]:
-        """Ungrouped forms, not in ``skip``, sharing the most bands with ``form``."""
-        shared: Counter[int] = Counter()
-        for band in self._bands_of[form]:
-            bucket = self._bucket[band]
-            unscored = (f for f in bucket if f not in skip) if skip else iter(bucket)
-            shared.update(islice(unscored, MAX_CANDIDATES))
-        best = (
-            shared.most_common(MAX_CANDIDATES) if len(shared) > MAX_CANDIDATES else shared.items()
-        )
-        return [other for other, bands in best if bands >= MIN_SHARED_BANDS]
+    def candidates(self, key_id: int, skip: set[int]) -> list[int]:
+        """Ungrouped keys, not in ``skip``, sharing the most bands with ``key_id``."""
+        pool: list[int] = []
+        for bucket in self._buckets_of[key_id]:
+            unscored = filterfalse(skip.__contains__, bucket) if skip else bucket
+            pool += islice(unscored, MAX_CANDIDATES)
+        shared = Counter(pool)
+        alike = [other for other, bands in shared.items() if bands >= MIN_SHARED_BANDS]
+        # Stable: among equally alike keys the most asked (first in the buckets) come first.
+        alike.sort(key=shared.__getitem__, reverse=True)
+        return alike[:MAX_CANDIDATES]
 
 
 class _Signatures:
     """MinHash signatures by one-permutation hashing: each feature is hashed once (blake2b,
     stable across processes whatever PYTHONHASHSEED says) into one of ``size`` bins, the
     smallest value per bin kept; an empty bin borrows its next filled neighbour's value
-    ("densification by rotation"), so short questions get full signatures too."""
+    ("densification by rotation"), so short questions get full signatures too.
+
+    A key's features are its words and, for words of letters longer than _WORD_START, their
+    first _WORD_START letters (numbers and ids share starts by chance, not by meaning).
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._placed: dict[str, tuple[int, int]] = {}  # feature -> (bin, value), hashed once
+        # word -> (bin, value) of the word and of its start: each word is hashed once.
+        self._placed: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._start_placed: dict[str, tuple[int, int]] = {}
+        # What an empty bin adds per bin it borrows across (kept above any hash value): two
+        # empty bins match only when their neighbours do at the same distance.
+        self._offsets = [distance << 64 for distance in range(size + 1)]
 
-    def _place(self, feature: str) -> tuple[int, int]:
+    def _hash(self, feature: str) -> tuple[int, int]:
         digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
         value, slot = divmod(int.from_bytes(digest, "big"), self._size)
-        placed = self._placed[feature] = (slot, value)
+        return slot, value
+
+    def _place(self, word: str) -> tuple[tuple[int, int], ...]:
+        placed: tuple[tuple[int, int], ...] = (self._hash(word),)
+        if len(word) > _WORD_START and word.isalpha():
+            start = word[:_WORD_START]
+            at = self._start_placed.get(start)
+            if at is None:
+                at = self._start_placed[start] = self._hash(start + "*")
+            placed += (at,)
+        self._placed[word] = placed
         return placed
 
-    def of(self, features: set[str]) -> list[int]:
-        bins: list[int | None] = [None] * self._size
+    def of(self, key: str) -> list[int]:
+        # Repeated words need no de-duplication: taking a minimum twice changes nothing.
+        empty = 1 << 64  # above every hash value
+        bins = [empty] * self._size
         placed = self._placed
-        for feature in features or {""}:
-            slot, value = placed.get(feature) or self._place(feature)
-            current = bins[slot]
-            if current is None or value < current:
-                bins[slot] = value
-        if None not in bins:
-            return bins  # type: ignore[return-value]  # every bin filled
-        return self._densified(bins)
+        for word in key.split() or [""]:
+            for slot, value in placed.get(word) or self._place(word):
+                if value < bins[slot]:
+                    bins[slot] = value
+        if empty not in bins:
+            return bins
+        return self._densified(bins, empty)
 
-    @staticmethod
-    def _densified(bins: list[int | None]) -> list[int]:
+    def _densified(self, bins: list[int], empty: int) -> list[int]:
         """Each empty bin takes the next filled bin's value (wrapping round), offset by how far
-        it borrowed: two empty bins match only when their neighbours do at the same distance."""
-        size = len(bins)
-        out = [0] * size
-        borrowed, distance = 0, 0
-        # Walk right to left twice so the bins after the last filled one wrap round.
-        for step in range(2 * size - 1, -1, -1):
-            slot = step % size
-            value = bins[slot]
-            if value is not None:
-                borrowed, distance = value, 0
-            else:
-                distance += 1
-            out[slot] = borrowed + (distance << 64)
+        it borrowed."""
+        size, offsets = self._size, self._offsets
+        filled = [slot for slot, value in enumerate(bins) if value != empty]
+        out = bins[:]
+        # Between each filled bin and the next (wrapping round), the empty bins borrow.
+        for here, after in zip(filled, filled[1:] + [filled[0] + size], strict=True):
+            value = bins[after % size]
+            for slot in range(here + 1, after):
+                out[slot % size] = value + offsets[after - slot]
         return out
 
 

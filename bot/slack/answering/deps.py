@@ -44,6 +44,10 @@ class Deps:
     def __deepcopy__(self, memo: dict[int, Any]) -> Deps:
         return self
 
+    def is_admin(self, user_id: str | None, team_id: str | None = None) -> bool:
+        """May `user_id` (in `team_id`) see reports and teach the bot? AWSSEC_ADMINS today."""
+        return bool(user_id) and user_id in self.admins
+
 
 def deps_of(context: Any) -> Deps:
     return context[CONTEXT_KEY]

@@ -60,7 +60,7 @@ def report_reply(
     deps: Deps, user_id: str | None, since_text: str | None, logger: logging.Logger
 ) -> dict[str, Any]:
     """The report summary for admins; a polite refusal for everyone else."""
-    if not user_id or user_id not in deps.admins:
+    if not deps.is_admin(user_id):
         logger.info("report refused for a non-admin user %s", user_id)
         return {"text": NOT_ADMIN}
     if deps.store is None:
