@@ -1,17 +1,25 @@
-"""Load test for the HTTP mode: signed mention events at a fixed rate.
+"""Load test for the HTTP mode: signed mention events at fixed rates, beside bare Bolt.
 
 Starts a fake Slack Web API (127.0.0.1) and the real web server from the Procfile's `web:`
 line pointed at it, sends `--rate` signed `app_mention` events per second for `--seconds`
-(plus Slack-style retries of some of them), then reports ack latency and whether every
-event got exactly one reply.
+(plus Slack-style retries of some of them), and reports ack latency (request sent -> 200)
+and reply latency (event sent -> its reply received by the fake Slack), and whether every
+event got exactly one reply. With `--rates 250,500,750` it runs each rate in turn; each
+rate is also run, interleaved, against a bare Bolt app (bench/bare_bolt_app.py: the same
+gunicorn settings, a constant reply) unless `--no-bare`. Capacity is the highest rate run
+whose reply p99 stayed under `--reply-p99-ms` with nothing lost; the bot's capacity is then
+given as a ratio of the bare app's.
 
-    python bench/load_http.py --rate 500 --seconds 10
+    python bench/load_http.py --rates 250,500 --seconds 10
     python bench/load_http.py --database-url "$AWSSEC_TEST_POSTGRES_URL"   # PostgreSQL
+    python bench/load_http.py --api-latency-ms 100    # a Web API as slow as Slack's
 
-Every event is de-duplicated and recorded in the database, as in production.
+Every event is de-duplicated and recorded in the database, as in production. Events are
+spread over `--channels` channels (default: two per event per second), as in a workspace:
+Slack allows about one post per second per channel and the bot paces its posts to that.
 
-Exit status 0 when the targets hold: p99 ack < --p99-ms, no lost or duplicate replies, and
-the achieved rate within 5% of the asked rate.
+Prints figures only. Exit status 0 when, at every rate, p99 ack < --p99-ms, no lost or
+duplicate replies, and the achieved rate is within 5% of the asked rate.
 """
 
 from __future__ import annotations
@@ -19,24 +27,34 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import queue
+import shlex
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "slack"))
 
 from slackfakes import (  # noqa: E402  (path set just above)
     FakeSlackAPI,
+    ServerProcess,
     event_body,
+    free_port,
+    get,
     mention_event,
+    procfile_command,
+    server_env,
     sign,
+    sqlite_url,
     start_web,
 )
 
@@ -50,39 +68,63 @@ QUESTIONS = (
     "<!channel> which service detects compromised instances?",
     "what is the difference between security groups and NACLs",
 )
-# A channel of its own per run: events are de-duplicated by channel and ts in the database,
+# Channels of their own per run: events are de-duplicated by channel and ts in the database,
 # which a reused DATABASE_URL keeps between runs.
-CHANNEL = f"CBENCH{os.getpid()}{int(time.time())}"
+RUN_ID = f"{os.getpid()}{int(time.time())}"
+# Channels per event per second when --channels is not given: each channel then gets one
+# post every two seconds, under Slack's one a second, so pacing never delays a reply here.
+CHANNELS_PER_EVENT_PER_SECOND = 2
+BARE_APP = "bare_bolt_app:application"
+
+
+class SlowFakeSlackAPI(FakeSlackAPI):
+    """The fake Web API answering each call after `latency` seconds (Slack's own API takes
+    tens to hundreds of milliseconds; the plain fake answers at once)."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__()
+        self.latency = latency
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.latency > 0:
+            time.sleep(self.latency)
+        super()._handle(handler)
 
 
 class FakeInProcess:
     """The fake Web API in this process: with the load generator it shares one GIL, so the
     two together use at most one core and leave the other to the server (2-core machine)."""
 
-    def __init__(self) -> None:
-        self.fake = FakeSlackAPI().start()
+    def __init__(self, latency: float = 0.0) -> None:
+        self.fake = SlowFakeSlackAPI(latency).start()
         self.base_url = self.fake.base_url
 
-    def reply_threads(self, channel: str, minimum: int = 0, timeout: float = 0) -> list[str]:
-        """thread_ts of every reply posted in `channel` (waiting for `minimum` of them)."""
-        if minimum:
-            self.fake.wait_for("chat.postMessage", minimum, timeout, channel=channel)
+    def replies(self, channels: set[str]) -> list[tuple[str, str, float]]:
+        """(channel, thread_ts, received at) of every reply posted in `channels`."""
         return [
-            c.params.get("thread_ts") for c in self.fake.find("chat.postMessage", channel=channel)
+            (c.params.get("channel"), c.params.get("thread_ts"), c.at)
+            for c in self.fake.find("chat.postMessage")
+            if c.params.get("channel") in channels
         ]
+
+    def wait_reply(self, channel: str, timeout: float) -> None:
+        self.fake.wait_for("chat.postMessage", 1, timeout, channel=channel)
 
     def close(self) -> None:
         self.fake.stop()
 
 
-def build_requests(count: int, retry_every: int) -> tuple[list[tuple[str, str]], list[bytes]]:
-    """(ts, body) per event, and the bodies to send again as retries."""
+def build_requests(
+    count: int, retry_every: int, channels: list[str]
+) -> tuple[list[tuple[str, str, str]], list[bytes]]:
+    """(channel, ts, body) per event, and the bodies to send again as retries."""
     events = []
     for i in range(count):
         ts = f"1800000000.{i:06d}"
-        event = mention_event(QUESTIONS[i % len(QUESTIONS)], CHANNEL, ts)
-        events.append((ts, json.dumps(event_body(event, f"EvBENCH{i:07d}"))))
-    retries = [events[i][1].encode() for i in range(0, count, retry_every)] if retry_every else []
+        channel = channels[i % len(channels)]
+        event = mention_event(QUESTIONS[i % len(QUESTIONS)], channel, ts)
+        events.append((channel, ts, json.dumps(event_body(event, f"EvB{RUN_ID}{i:07d}"))))
+    retries = [events[i][2].encode() for i in range(0, count, retry_every)] if retry_every else []
     return events, retries
 
 
@@ -91,6 +133,7 @@ def sender(
     port: int,
     jobs: queue.Queue,
     results: list[tuple[float, int]],
+    sent_at: dict[int, float],
     lock: threading.Lock,
 ) -> None:
     connection = http.client.HTTPConnection(host, port, timeout=10)
@@ -98,9 +141,12 @@ def sender(
         job = jobs.get()
         if job is None:
             return
-        body, extra = job
+        index, body, extra = job
         headers = {**sign(body.decode()), **extra}
         started = time.perf_counter()
+        if index is not None:
+            # The fake Slack stamps replies with time.monotonic(): the same clock.
+            sent_at[index] = time.monotonic()
         try:
             connection.request("POST", "/slack/events", body=body, headers=headers)
             response = connection.getresponse()
@@ -122,111 +168,213 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def run(args: argparse.Namespace) -> int:
-    count = int(args.rate * args.seconds)
-    retry_every = int(1 / args.retry_ratio) if args.retry_ratio > 0 else 0
-    events, retries = build_requests(count, retry_every)
-    log_path = Path(tempfile.mkdtemp(prefix="awssec-bench-")) / "web.log"
+def summary(values_ms: list[float]) -> dict[str, float | None]:
+    return {
+        "p50": round(percentile(values_ms, 0.50), 1),
+        "p90": round(percentile(values_ms, 0.90), 1),
+        "p99": round(percentile(values_ms, 0.99), 1),
+        "max": round(max(values_ms, default=float("nan")), 1),
+        "mean": round(statistics.fmean(values_ms), 1) if values_ms else None,
+    }
 
-    fake = FakeInProcess()
-    try:
-        env = {"LOG_LEVEL": args.log_level}
-        if args.workers:
-            env["WEB_CONCURRENCY"] = str(args.workers)
-        if args.threads:
-            env["WEB_THREADS"] = str(args.threads)
-        if args.knowledge:
-            env["AWSSEC_KNOWLEDGE"] = args.knowledge
-        if args.database_url:
-            env["DATABASE_URL"] = args.database_url
-        for item in args.env:
-            name, _, value = item.partition("=")
-            env[name] = value
-        server, base = start_web(fake.base_url, log_path, **env)
-        host, port = "127.0.0.1", int(base.rsplit(":", 1)[1])
+
+def start_bare(api_base_url: str, log_path: Path, **env: str) -> tuple[ServerProcess, str]:
+    """The bare Bolt app under the Procfile's gunicorn command and settings."""
+    env.setdefault("DATABASE_URL", sqlite_url(log_path.parent))
+    port = free_port()
+    command = shlex.split(procfile_command("web").replace("$PORT", str(port)))
+    command = [*command[:-1], "--pythonpath", str(REPO / "bench"), BARE_APP]
+    server = ServerProcess(command, server_env(api_base_url, PORT=str(port), **env), log_path)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"bare Bolt app exited early:\n{server.output()}")
         try:
-            # Warm up: the first request runs auth.test and fills caches.
-            warm_body = json.dumps(event_body(mention_event("warm up", "CWARM", "1.1")))
+            if get(f"{base}/healthz", timeout=1).status == 200:
+                return server, base
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"bare Bolt app did not become healthy:\n{server.output()}")
+
+
+def server_environment(args: argparse.Namespace) -> dict[str, str]:
+    env = {"LOG_LEVEL": args.log_level}
+    if args.workers:
+        env["WEB_CONCURRENCY"] = str(args.workers)
+    if args.threads:
+        env["WEB_THREADS"] = str(args.threads)
+    if args.knowledge:
+        env["AWSSEC_KNOWLEDGE"] = args.knowledge
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    for item in args.env:
+        name, _, value = item.partition("=")
+        env[name] = value
+    return env
+
+
+def run_once(
+    target: str, rate: float, args: argparse.Namespace, fake: FakeInProcess
+) -> dict[str, Any]:
+    """One run of `target` ("awssec" or "bare-bolt") at `rate` events/s, on a fresh server."""
+    count = int(rate * args.seconds)
+    retry_every = int(1 / args.retry_ratio) if args.retry_ratio > 0 else 0
+    channel_count = args.channels or max(1, math.ceil(rate * CHANNELS_PER_EVENT_PER_SECOND))
+    prefix = f"CB{target[0].upper()}{RUN_ID}R{int(rate)}X"
+    channels = [f"{prefix}{i:05d}" for i in range(channel_count)]
+    events, retries = build_requests(count, retry_every, channels)
+    log_path = Path(tempfile.mkdtemp(prefix=f"awssec-bench-{target}-")) / "web.log"
+    env = server_environment(args)
+    if target == "bare-bolt":
+        server, base = start_bare(fake.base_url, log_path, **env)
+    else:
+        server, base = start_web(fake.base_url, log_path, **env)
+    host, port = "127.0.0.1", int(base.rsplit(":", 1)[1])
+    try:
+        # Warm up every worker: the first requests run auth.test and fill caches.
+        warm_channel = f"CWARM{prefix}"
+        for i in range(max(4, 2 * (args.workers or 2))):
+            body = json.dumps(event_body(mention_event("warm up", warm_channel, f"1.{i}")))
             warm = http.client.HTTPConnection(host, port, timeout=10)
-            warm.request("POST", "/slack/events", body=warm_body, headers=sign(warm_body))
+            warm.request("POST", "/slack/events", body=body, headers=sign(body))
             warm.getresponse().read()
-            fake.reply_threads("CWARM", 1, 10)
+            warm.close()
+        fake.wait_reply(warm_channel, 10)
+        time.sleep(0.5)
 
-            jobs: queue.Queue = queue.Queue()
-            results: list[tuple[float, int]] = []
-            lock = threading.Lock()
-            threads = [
-                threading.Thread(target=sender, args=(host, port, jobs, results, lock), daemon=True)
-                for _ in range(args.connections)
-            ]
-            for thread in threads:
-                thread.start()
+        jobs: queue.Queue = queue.Queue()
+        results: list[tuple[float, int]] = []
+        sent_at: dict[int, float] = {}
+        lock = threading.Lock()
+        threads = [
+            threading.Thread(
+                target=sender, args=(host, port, jobs, results, sent_at, lock), daemon=True
+            )
+            for _ in range(args.connections)
+        ]
+        for thread in threads:
+            thread.start()
 
-            retry_header = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-            retry_at = {i * retry_every + 5: body for i, body in enumerate(retries)}
-            interval = 1.0 / args.rate
-            started = time.perf_counter()
-            for i, (_ts, body) in enumerate(events):
-                delay = started + i * interval - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                jobs.put((body.encode(), {}))
-                if i in retry_at:  # a Slack retry of an earlier event
-                    jobs.put((retry_at.pop(i), retry_header))
-            for body in retry_at.values():
-                jobs.put((body, retry_header))
-            send_seconds = time.perf_counter() - started
-            for _ in threads:
-                jobs.put(None)
-            for thread in threads:
-                thread.join(30)
+        retry_header = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        retry_at = {i * retry_every + 5: body for i, body in enumerate(retries)}
+        interval = 1.0 / rate
+        started = time.perf_counter()
+        for i, (_channel, _ts, body) in enumerate(events):
+            delay = started + i * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            jobs.put((i, body.encode(), {}))
+            if i in retry_at:  # a Slack retry of an earlier event
+                jobs.put((None, retry_at.pop(i), retry_header))
+        for body in retry_at.values():
+            jobs.put((None, body, retry_header))
+        send_seconds = time.perf_counter() - started
+        for _ in threads:
+            jobs.put(None)
+        for thread in threads:
+            thread.join(30)
 
-            # Replies are posted asynchronously; wait until they stop arriving.
-            deadline = time.monotonic() + args.drain_seconds
-            last = -1
-            while time.monotonic() < deadline:
-                now = len(fake.reply_threads(CHANNEL))
-                if now >= count and now == last:
-                    break
-                last = now
-                time.sleep(0.5)
-            replies = Counter(fake.reply_threads(CHANNEL))
-        finally:
-            server.stop()
+        # Replies are posted asynchronously; wait until they stop arriving.
+        wanted = set(channels)
+        deadline = time.monotonic() + args.drain_seconds
+        last = -1
+        while time.monotonic() < deadline:
+            now = len(fake.replies(wanted))
+            if now >= count and now == last:
+                break
+            last = now
+            time.sleep(0.5)
+        replies = fake.replies(wanted)
+    finally:
+        server.stop()
+
+    by_event = Counter((channel, ts) for channel, ts, _ in replies)
+    first_reply: dict[tuple[str, str], float] = {}
+    for channel, ts, at in replies:
+        first_reply[(channel, ts)] = min(at, first_reply.get((channel, ts), at))
+    reply_ms = [
+        (first_reply[(channel, ts)] - sent_at[i]) * 1000
+        for i, (channel, ts, _) in enumerate(events)
+        if (channel, ts) in first_reply and i in sent_at
+    ]
+    ack_ms = [elapsed * 1000 for elapsed, status in results if status == 200]
+    lost = sum(1 for channel, ts, _ in events if by_event.get((channel, ts), 0) == 0)
+    return {
+        "target": target,
+        "target_rate": rate,
+        "achieved_rate": round(count / send_seconds, 1),
+        "events": count,
+        "retries_sent": len(retries),
+        "channels": channel_count,
+        "ack_ms": summary(ack_ms),
+        "reply_ms": summary(reply_ms),
+        "non_200": sum(1 for _, status in results if status != 200),
+        "replies": len(replies),
+        "lost": lost,
+        "duplicates": sum(1 for n in by_event.values() if n > 1),
+        "server_log": str(log_path),
+    }
+
+
+def capacity(runs: list[dict[str, Any]], target: str, reply_p99_ms: float) -> float | None:
+    """The highest rate at which `target` kept reply p99 under the bound, nothing lost."""
+    good = [
+        r["target_rate"]
+        for r in runs
+        if r["target"] == target
+        and r["lost"] == 0
+        and not math.isnan(r["reply_ms"]["p99"])
+        and r["reply_ms"]["p99"] < reply_p99_ms
+        and r["achieved_rate"] >= 0.95 * r["target_rate"]
+    ]
+    return max(good) if good else None
+
+
+def run(args: argparse.Namespace) -> int:
+    rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+    targets = ["awssec"] if args.no_bare else ["bare-bolt", "awssec"]
+    fake = FakeInProcess(args.api_latency_ms / 1000)
+    runs: list[dict[str, Any]] = []
+    try:
+        for rate in rates:
+            for target in targets:  # interleaved: both see the machine in the same state
+                report = run_once(target, rate, args, fake)
+                runs.append(report)
+                print(json.dumps(report), flush=True)
     finally:
         fake.close()
 
-    latencies_ms = [elapsed * 1000 for elapsed, status in results if status == 200]
-    failed = sum(1 for _, status in results if status != 200)
-    lost = sum(1 for ts, _ in events if replies.get(ts, 0) == 0)
-    duplicates = sum(1 for ts, _ in events if replies.get(ts, 0) > 1)
-    achieved = count / send_seconds
-    report = {
-        "events": count,
-        "retries_sent": len(retries),
-        "requests": len(results),
-        "target_rate": args.rate,
-        "achieved_rate": round(achieved, 1),
-        "ack_ms": {
-            "p50": round(percentile(latencies_ms, 0.50), 2),
-            "p90": round(percentile(latencies_ms, 0.90), 2),
-            "p99": round(percentile(latencies_ms, 0.99), 2),
-            "max": round(max(latencies_ms, default=float("nan")), 2),
-            "mean": round(statistics.fmean(latencies_ms), 2) if latencies_ms else None,
-        },
-        "non_200": failed,
-        "replies": sum(replies.values()),
-        "lost": lost,
-        "duplicates": duplicates,
-        "server_log": str(log_path),
-    }
-    print(json.dumps(report, indent=2))
-    ok = (
-        report["ack_ms"]["p99"] < args.p99_ms
-        and lost == 0
-        and duplicates == 0
-        and failed == 0
-        and achieved >= 0.95 * args.rate
+    print(
+        f"\n{'target':10} {'rate':>6} {'achieved':>8} {'ack p50':>8} {'ack p99':>8} "
+        f"{'reply p50':>9} {'reply p99':>9} {'lost':>5} {'dup':>4}"
+    )
+    for r in runs:
+        print(
+            f"{r['target']:10} {r['target_rate']:6.0f} {r['achieved_rate']:8.1f} "
+            f"{r['ack_ms']['p50']:8.1f} {r['ack_ms']['p99']:8.1f} "
+            f"{r['reply_ms']['p50']:9.1f} {r['reply_ms']['p99']:9.1f} "
+            f"{r['lost']:5d} {r['duplicates']:4d}"
+        )
+    ours = capacity(runs, "awssec", args.reply_p99_ms)
+    print(f"\ncapacity (reply p99 < {args.reply_p99_ms:g} ms, nothing lost, of the rates run):")
+    print(f"  awssec:    {ours if ours is not None else 'below every rate run'}")
+    if not args.no_bare:
+        bare = capacity(runs, "bare-bolt", args.reply_p99_ms)
+        print(f"  bare Bolt: {bare if bare is not None else 'below every rate run'}")
+        if ours and bare:
+            print(f"  ratio:     {ours / bare:.2f}x bare Bolt")
+
+    ok = all(
+        r["ack_ms"]["p99"] < args.p99_ms
+        and r["lost"] == 0
+        and r["duplicates"] == 0
+        and r["non_200"] == 0
+        and r["achieved_rate"] >= 0.95 * r["target_rate"]
+        for r in runs
+        if r["target"] == "awssec"
     )
     print("PASS" if ok else "FAIL", file=sys.stderr)
     return 0 if ok else 1
@@ -237,13 +385,22 @@ def main() -> int:
     sys.setswitchinterval(0.0005)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=500, help="events per second")
+    parser.add_argument("--rates", help="several rates, comma-separated (overrides --rate)")
     parser.add_argument("--seconds", type=float, default=10, help="how long to send")
     parser.add_argument("--retry-ratio", type=float, default=0.1, help="share of events retried")
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
+    parser.add_argument("--channels", type=int, help="channels the events are spread over")
     parser.add_argument("--p99-ms", type=float, default=50, help="p99 ack target")
+    parser.add_argument(
+        "--reply-p99-ms", type=float, default=1000, help="reply p99 bound for capacity"
+    )
+    parser.add_argument(
+        "--api-latency-ms", type=float, default=0, help="the fake Web API's answer delay"
+    )
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare Bolt anchor")
     parser.add_argument("--drain-seconds", type=float, default=30, help="wait for replies")
-    parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for the server")
-    parser.add_argument("--threads", type=int, help="WEB_THREADS for the server")
+    parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for the servers")
+    parser.add_argument("--threads", type=int, help="WEB_THREADS for the servers")
     parser.add_argument("--knowledge", help="AWSSEC_KNOWLEDGE (default: bundled)")
     parser.add_argument("--log-level", default="WARNING", help="server LOG_LEVEL")
     parser.add_argument(

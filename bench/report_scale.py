@@ -1,11 +1,14 @@
 """Report time over many stored misses: `awssec report` / `/awssec report` must stay fast.
 
-    python bench/report_scale.py [--misses 10000] [--answers 2000] [--runs 5]
+    python bench/report_scale.py [--misses 10000] [--answers 2000] [--runs 5] [--old-rows]
 
 Stores ``misses`` generated missed questions (long, varied: openers, pasted context, error
 lines, typos; some questions asked again in other words) and ``answers`` answered questions with
 votes in an SQLite file in a temporary folder, then times ``build_report`` + the formatted
 table ``runs`` times and prints min/median/max. Asserts nothing (machines are shared and noisy).
+
+Misses carry their tidied text as Store.record_answer stores it; ``--old-rows`` leaves it out,
+as in rows recorded before the ``question_tidied`` column (the report tidies those itself).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.storage import Store, build_report, format_report
+from bot.storage.report import stored_tidy
 from bot.storage.schema import answers, votes
 from bot.storage.store import utcnow
 
@@ -126,8 +130,9 @@ def generated_asks(count: int, seed: int = 11) -> list[tuple[str, str]]:
     return out
 
 
-def fill(store: Store, misses: int, answered: int) -> None:
-    """Bulk-insert rows shaped like Store.record_answer's (one transaction: setup speed)."""
+def fill(store: Store, misses: int, answered: int, *, old_rows: bool = False) -> None:
+    """Bulk-insert rows shaped like Store.record_answer's (one transaction: setup speed);
+    ``old_rows``: misses without their tidied text, as recorded before that column."""
     now = utcnow()
     rng = random.Random(5)
     common = {"team_id": "TBENCH", "channel_id": "CBENCH", "surface": "mention"}
@@ -136,6 +141,7 @@ def fill(store: Store, misses: int, answered: int) -> None:
             **common,
             "created_at": now - timedelta(minutes=i),
             "question": question,
+            "question_tidied": None if old_rows else stored_tidy(question),
             "topic_ids": [],
             "suggestion_ids": rng.sample(["macie", "kms", "iam", "guardduty", "s3-encryption"], 2),
             "confidence": 0.2,
@@ -149,6 +155,7 @@ def fill(store: Store, misses: int, answered: int) -> None:
             **common,
             "created_at": now - timedelta(minutes=i, seconds=30),
             "question": f"answered question {i}",
+            "question_tidied": None,
             "topic_ids": [f"topic-{i % 40}"],
             "suggestion_ids": [],
             "confidence": 0.9,
@@ -185,11 +192,14 @@ def main() -> None:
     parser.add_argument("--misses", type=int, default=10_000)
     parser.add_argument("--answers", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--old-rows", action="store_true", help="misses without their stored tidied text"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.from_url(f"sqlite:///{Path(tmp) / 'bench.db'}", auto_purge=False)
-        fill(store, args.misses, args.answers)
+        fill(store, args.misses, args.answers, old_rows=args.old_rows)
         times, table = [], ""
         for _ in range(args.runs):
             t0 = time.perf_counter()
@@ -200,7 +210,8 @@ def main() -> None:
 
     print(table.split("\n\nMost")[0])
     print(
-        f"\n{args.misses} misses + {args.answers} answers, {args.runs} runs: "
+        f"\n{args.misses} misses{' (old rows)' if args.old_rows else ''} + {args.answers} "
+        f"answers, {args.runs} runs: "
         f"report + table min {min(times):.3f} s, median {statistics.median(times):.3f} s, "
         f"max {max(times):.3f} s"
     )

@@ -7,14 +7,23 @@ them, so `awssec ask` starts fast.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from bot import __version__
+from bot.config import SettingsError
 from bot.knowledge import KnowledgeError, check_knowledge, resolve_knowledge_path
 from bot.matcher.answer import Answer
-from bot.matcher.service import AnswerService
+from bot.matcher.service import AnswerService, LearnedSource
+
+if TYPE_CHECKING:  # only for types: SQLAlchemy is imported by the commands that need it
+    from bot.knowledge import KnowledgeBase, Topic
+    from bot.storage import Draft, LearnedQuestion, Store
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -40,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"awssec: {exc}", file=sys.stderr)
         return exc.status
+    except SettingsError as exc:  # e.g. a malformed AWSSEC_STALE_DAYS
+        print(f"awssec: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `awssec list | head`
@@ -67,9 +79,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show how the question was read, the candidates' signals and why the winner won",
     )
+    _learned_options(ask)
     ask.set_defaults(run=cmd_ask)
 
     chat = sub.add_parser("chat", parents=[knowledge], help="ask questions one after another")
+    _learned_options(chat)
     chat.set_defaults(run=cmd_chat)
 
     lst = sub.add_parser("list", parents=[knowledge], help="list topics by category")
@@ -101,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         help="score the knowledge's own example questions, each left out in turn "
         "(and each topic left out: those should be refused)",
     )
+    _learned_options(evaluate)
     evaluate.set_defaults(run=cmd_eval)
 
     fit = sub.add_parser(
@@ -119,10 +134,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(run=cmd_fit)
 
-    report = sub.add_parser("report", help="what people asked, missed and found (un)helpful")
+    report = sub.add_parser(
+        "report", parents=[knowledge], help="what people asked, missed and found (un)helpful"
+    )
     report.add_argument("--since", default="7d", help="period, e.g. 24h, 7d, 2w (default 7d)")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
     report.set_defaults(run=cmd_report)
+
+    _learned_parser(sub, knowledge)
 
     serve = sub.add_parser(
         "serve", parents=[knowledge], help="run the Slack bot (Socket Mode or HTTP)"
@@ -135,7 +154,9 @@ def _service(args: argparse.Namespace) -> AnswerService:
     path = resolve_knowledge_path(args.knowledge)
     if not path.exists():
         raise CliError(f"knowledge not found: {path}")
-    return AnswerService(path, reload_interval=None)
+    learned = None if getattr(args, "no_learned", True) else _learned_source(args.team)
+    # No background thread: a command answers with what it read at start.
+    return AnswerService(path, reload_interval=None, learned=learned, background=False)
 
 
 def _answer_json(answer: Answer, text: str) -> str:
@@ -171,7 +192,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.explain:
         from bot.matcher.matcher import explanation_lines
 
-        for line in explanation_lines(service.matcher.explain(question)):
+        for line in explanation_lines(service.matcher_for().explain(question)):
             print(line)
         print()
     answer = service.answer(question)
@@ -262,7 +283,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     service = _service(args)
     if args.cross_validate:
-        leave_one_out, leave_topic_out = cross_validate(service.matcher)
+        leave_one_out, leave_topic_out = cross_validate(service.matcher_for())
         result = leave_one_out
         result.records.extend(leave_topic_out.records)
         print(
@@ -276,7 +297,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             questions = load_questions(args.file, service.knowledge)
         except ValueError as exc:
             raise CliError(str(exc), status=1) from exc
-        result = evaluate(service.matcher, questions)
+        result = evaluate(service.matcher_for(), questions)
         for line in result.report_lines():
             print(line)
     else:
@@ -313,7 +334,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     kb = service.knowledge
     default_set = Path(__file__).resolve().parents[1] / "tests" / "questions.yaml"
     files = args.questions or ([str(default_set)] if default_set.exists() else [])
-    public = []
+    public: list[tuple[str, tuple[str, ...]]] = []  # (question, expected topic ids)
     for file in files:
         try:
             public.extend((q.text, q.expect) for q in load_questions(file, kb))
@@ -328,18 +349,502 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bot.storage import StorageError, Store
-    from bot.storage.report import build_report, format_report, parse_since
+    from bot.storage.report import build_report, format_report, format_stale_topics, parse_since
 
     try:
         since = parse_since(args.since)
         store = Store.from_url()
-        print(format_report(build_report(store, since), args.format))
+        report = build_report(store, since)
     except (StorageError, ValueError) as exc:
         raise CliError(str(exc), status=1) from exc
+    stale, days = _stale(args)
+    if args.format == "json":
+        document = report.to_dict()
+        document["stale_topics"] = json.loads(format_stale_topics(stale, days, "json"))
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        print(format_report(report, "csv") + format_stale_topics(stale, days, "csv"), end="")
+    else:
+        print(format_report(report, "table"))
+        print()
+        print(format_stale_topics(stale, days))
     return 0
+
+
+def _stale(args: argparse.Namespace) -> tuple[list[tuple[str, str | None]], int]:
+    """Topics of the knowledge in use reviewed more than AWSSEC_STALE_DAYS ago."""
+    from bot.config import stale_days
+    from bot.knowledge import load_knowledge
+    from bot.knowledge.review import stale_topics
+
+    days = stale_days()
+    kb = load_knowledge(resolve_knowledge_path(getattr(args, "knowledge", None)))
+    topics = stale_topics(kb, days)
+    return [(t.id, t.reviewed.isoformat() if t.reviewed else None) for t in topics], days
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.slack.server.serve import serve
 
     return serve(args.knowledge)
+
+
+# --- learned questions -----------------------------------------------------------------------
+
+# Where learned questions go when taught from the terminal.
+CLI_SOURCE = "cli"
+# Drafts exported as topics: not yet in any knowledge category, and a docs link to replace.
+DRAFT_CATEGORY = "Drafts"
+DRAFT_URL = "https://docs.aws.amazon.com/security/"
+# A draft's name is its question, cut to this many characters (a name is a title, not prose).
+DRAFT_NAME_CHARS = 80
+
+
+def _learned_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-learned",
+        action="store_true",
+        help="leave out the learned questions stored in the database",
+    )
+    parser.add_argument(
+        "--team",
+        metavar="TEAM_ID",
+        help="answer as for this Slack team (default: the learned questions of every team)",
+    )
+
+
+def _learned_parser(sub: argparse._SubParsersAction, knowledge: argparse.ArgumentParser) -> None:
+    learned = sub.add_parser("learned", help="the questions taught to the bot, and drafts")
+    actions = learned.add_subparsers(dest="learned_command", required=True, metavar="ACTION")
+
+    lst = actions.add_parser("list", help="one line per learned question, starting with its id")
+    lst.add_argument("--json", action="store_true", help="print a JSON array")
+    lst.set_defaults(run=cmd_learned_list)
+
+    add = actions.add_parser("add", parents=[knowledge], help="teach a question to a topic")
+    add.add_argument("question", help="the wording to learn")
+    add.add_argument("topic_id", help="the topic that answers it (see `awssec list`)")
+    add.add_argument("--team", metavar="TEAM_ID", help="only for this Slack team (default: all)")
+    add.set_defaults(run=cmd_learned_add)
+
+    remove = actions.add_parser("remove", help="forget one learned question")
+    remove.add_argument("id", type=_positive_int, help="its id, as `awssec learned list` shows")
+    remove.set_defaults(run=cmd_learned_remove)
+
+    drafts = actions.add_parser("drafts", help="experts' written answers awaiting review")
+    drafts.add_argument("--json", action="store_true", help="print a JSON array")
+    drafts.set_defaults(run=cmd_learned_drafts)
+
+    export = actions.add_parser(
+        "export",
+        parents=[knowledge],
+        help="learned questions and drafts in the knowledge-file format, for review",
+    )
+    export.add_argument("--format", choices=("yaml",), default="yaml")
+    export.add_argument(
+        "--into",
+        metavar="FOLDER",
+        help="write the knowledge with the learned questions added to their topics and the "
+        "drafts as new topics (drafts.yaml) into FOLDER (a copy is made unless FOLDER is the "
+        "knowledge folder itself); review with a diff, then `awssec check FOLDER`",
+    )
+    export.set_defaults(run=cmd_learned_export)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 18 or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not an id: {text[:40]!r}")
+    return int(text)
+
+
+class _Row:
+    """A learned question as the matcher reads it (id, question, topic_id, team_id)."""
+
+    __slots__ = ("id", "question", "team_id", "topic_id")
+
+    def __init__(self, id: int, question: str, topic_id: str, team_id: str | None) -> None:
+        self.id, self.question, self.topic_id, self.team_id = id, question, topic_id, team_id
+
+
+class SqliteLearnedReader:
+    """Learned questions read straight from the embedded SQLite file, without SQLAlchemy.
+
+    Importing SQLAlchemy costs about 0.3 s, more than half of `awssec ask`'s budget; these
+    two read-only queries need only the standard library. The table and column names are
+    those of bot/storage/schema.py (tests check both read the same rows).
+    """
+
+    def __init__(self, path: str, team_id: str | None = None) -> None:
+        self.path = path
+        self.team_id = team_id
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        import sqlite3
+        from pathlib import Path
+
+        # mode=ro: never creates or migrates anything (the Store does that).
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=5)
+        except sqlite3.Error as exc:
+            raise CliError(f"cannot read {self.path}: {exc}", status=1) from None
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []  # a database from before learned questions: nothing learned
+            raise CliError(f"cannot read {self.path}: {exc}", status=1) from None
+        finally:
+            conn.close()
+
+    def learned_version(self) -> int:
+        rows = self._query("SELECT version FROM learned_state WHERE id = 1")
+        return int(rows[0][0]) if rows else 0
+
+    def learned(self, team_id: str | None = None) -> list[_Row]:
+        sql = "SELECT id, question, topic_id, team_id FROM learned_questions"
+        params: tuple = ()
+        if self.team_id is not None:
+            sql += " WHERE team_id IS NULL OR team_id = ?"
+            params = (self.team_id,)
+        return [_Row(*row) for row in self._query(sql + " ORDER BY id", params)]
+
+
+class _StoreLearned:
+    """The Store's learned questions as the CLI uses them: every team's, or one team's."""
+
+    def __init__(self, store: Store, team_id: str | None) -> None:
+        self.store = store
+        self.team_id = team_id
+
+    def learned_version(self) -> int:
+        return int(self.store.learned_version())
+
+    def learned(self, team_id: str | None = None) -> list[LearnedQuestion]:
+        if self.team_id is None:
+            return self.store.all_learned()
+        return self.store.learned(self.team_id)
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of an `sqlite:///…` URL, None for other databases or an in-memory one."""
+    from pathlib import Path
+
+    if not url.startswith("sqlite:"):
+        return None
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    path = rest[1:] if rest.startswith("/") else rest
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return ""
+    return str(Path(path).expanduser())
+
+
+def _learned_source(team_id: str | None) -> LearnedSource | None:
+    """Where `ask`/`eval` read learned questions: None when no database is configured (no
+    $DATABASE_URL and no embedded SQLite file: nothing is created just to ask)."""
+    from pathlib import Path
+
+    from bot.config import database_url, default_sqlite_path
+
+    url = database_url()
+    if url is None:
+        path = default_sqlite_path()
+        return SqliteLearnedReader(str(path), team_id) if path.is_file() else None
+    file = _sqlite_file(url)
+    if file is not None:
+        return SqliteLearnedReader(file, team_id) if file and Path(file).is_file() else None
+    return _StoreLearned(_open_store(), team_id)
+
+
+def _open_store() -> Store:
+    from bot.storage import StorageError, Store
+
+    try:
+        return Store.from_url()
+    except StorageError as exc:
+        raise CliError(str(exc), status=1) from None
+
+
+def _storage_call(call: Callable[[], T]) -> T:
+    from bot.storage import StorageError
+
+    try:
+        return call()
+    except StorageError as exc:
+        raise CliError(str(exc), status=1) from None
+
+
+def _learned_dict(row: LearnedQuestion) -> dict:
+    return {
+        "id": row.id,
+        "question": row.question,
+        "topic_id": row.topic_id,
+        "taught_by": row.taught_by,
+        "source": row.source,
+        "group_key": row.group_key,
+        "team_id": row.team_id,
+        "enterprise_id": row.enterprise_id,
+        "created_at": row.created_at.isoformat(timespec="seconds") + "Z",
+    }
+
+
+def cmd_learned_list(args: argparse.Namespace) -> int:
+    rows = _storage_call(_open_store().all_learned)
+    if args.json:
+        print(json.dumps([_learned_dict(r) for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        who = f" by {row.taught_by}" if row.taught_by else ""
+        team = f", team {row.team_id}" if row.team_id else ""
+        print(
+            f"{row.id}\t{row.topic_id}\t{row.question}\t"
+            f"({row.source}{who}, {row.created_at:%Y-%m-%d}{team})"
+        )
+    if not rows:
+        print("no learned questions", file=sys.stderr)
+    return 0
+
+
+def cmd_learned_add(args: argparse.Namespace) -> int:
+    import getpass
+    from difflib import get_close_matches
+
+    from bot.storage import StorageError
+
+    question = _valid_text(args.question).strip()
+    if not question:
+        raise CliError('the question is empty; try: awssec learned add "QUESTION" TOPIC_ID')
+    kb = _service(args).knowledge
+    if kb.get(args.topic_id) is None:
+        close = get_close_matches(args.topic_id, [t.id for t in kb.topics], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else " (see `awssec list`)"
+        raise CliError(f"unknown topic id '{args.topic_id}'{hint}")
+    try:
+        user: str | None = getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        user = None
+    store = _open_store()
+    try:
+        new_id = store.add_learned(
+            question, args.topic_id, taught_by=user, source=CLI_SOURCE, team_id=args.team
+        )
+    except StorageError as exc:
+        raise CliError(str(exc), status=1) from None
+    if new_id is None:
+        print(f"already learned for {args.topic_id}; nothing changed")
+    else:
+        print(f"{new_id}\tlearned for {args.topic_id}")
+    return 0
+
+
+def cmd_learned_remove(args: argparse.Namespace) -> int:
+    store = _open_store()
+    if not _storage_call(lambda: store.remove_learned(args.id)):
+        raise CliError(f"no learned question with id {args.id}", status=1)
+    print(f"removed {args.id}")
+    return 0
+
+
+def cmd_learned_drafts(args: argparse.Namespace) -> int:
+    rows = _storage_call(_open_store().drafts)
+    if args.json:
+        out = [
+            {
+                "id": d.id,
+                "question": d.question,
+                "answer_text": d.answer_text,
+                "expert_id": d.expert_id,
+                "team_id": d.team_id,
+                "enterprise_id": d.enterprise_id,
+                "created_at": d.created_at.isoformat(timespec="seconds") + "Z",
+            }
+            for d in rows
+        ]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    for d in rows:
+        answer = " ".join(d.answer_text.split())
+        print(f"{d.id}\t{d.question}\t{answer}\t(by {d.expert_id}, {d.created_at:%Y-%m-%d})")
+    if not rows:
+        print("no drafts", file=sys.stderr)
+    return 0
+
+
+def _draft_topic(draft: Draft, today: dt.date) -> dict:
+    """A draft as a knowledge topic that `awssec check` accepts, to be completed in review."""
+    name = " ".join(draft.question.split())
+    if len(name) > DRAFT_NAME_CHARS:
+        name = name[: DRAFT_NAME_CHARS - 1].rstrip() + "…"
+    return {
+        "id": f"draft-{draft.id}",
+        "name": name,
+        "aliases": [],
+        "category": DRAFT_CATEGORY,
+        "source": "beyond-notes",
+        "reviewed": today,
+        "summary": " ".join(draft.answer_text.split()),
+        "facts": [
+            f"Answered by expert {draft.expert_id} on {draft.created_at:%Y-%m-%d}; "
+            "check it against the AWS documentation before moving it into the knowledge."
+        ],
+        "questions": [draft.question],
+        "related": [],
+        "url": DRAFT_URL,
+    }
+
+
+def _yaml_item(text: str, indent: str) -> str:
+    """One `- item` line for a YAML block list, quoted as YAML needs."""
+    import yaml
+
+    # One line: a wording's line breaks carry no meaning.
+    dumped = yaml.safe_dump(
+        [" ".join(text.split())], allow_unicode=True, width=10**6, default_flow_style=False
+    )
+    return indent + dumped.rstrip("\n")
+
+
+def _learned_by_topic(
+    kb: KnowledgeBase, rows: list[LearnedQuestion]
+) -> tuple[dict[str, list[LearnedQuestion]], list[str]]:
+    """Learned rows grouped by topic (wordings already among its example questions dropped),
+    and the unknown topic ids."""
+    grouped: dict[str, list] = {}
+    unknown: list[str] = []
+    for row in rows:
+        topic = kb.get(row.topic_id)
+        if topic is None:
+            unknown.append(row.topic_id)
+            continue
+        known = {q.casefold().strip() for q in topic.questions}
+        known.update(r.question.casefold().strip() for r in grouped.get(row.topic_id, []))
+        if row.question.casefold().strip() not in known:
+            grouped.setdefault(row.topic_id, []).append(row)
+    return grouped, sorted(set(unknown))
+
+
+def cmd_learned_export(args: argparse.Namespace) -> int:
+    import yaml
+
+    kb = _service(args).knowledge
+    store = _open_store()
+    rows = _storage_call(store.all_learned)
+    drafts = _storage_call(store.drafts)
+    grouped, unknown = _learned_by_topic(kb, rows)
+    today = dt.date.today()
+    if args.into:
+        return _export_into(args, kb, grouped, drafts, today)
+    lines = [
+        f"# awssec learned export, {today.isoformat()}: "
+        f"{sum(len(v) for v in grouped.values())} learned question(s) for {len(grouped)} "
+        f"topic(s), {len(drafts)} draft(s).",
+        "#",
+        "# Learned questions, by topic: add them under that topic's `questions:` in the file",
+        "# named (or run `awssec learned export --into FOLDER` to do it and review the diff).",
+    ]
+    for topic_id, items in sorted(grouped.items()):
+        where = kb.get(topic_id)
+        place = f"{where.file}:{where.line}" if where else "?"
+        lines += ["#", f"# - id: {topic_id}    # {place}", "#   questions:"]
+        lines += [
+            "#" + _yaml_item(r.question, "     ") + f"  # learned {r.id} ({r.source})"
+            for r in items
+        ]
+    for topic_id in unknown:
+        lines.append(f"# (skipped: learned questions for '{topic_id}', not in the knowledge)")
+    lines += [
+        "#",
+        "# Drafts: experts' answers as new topics; complete category, facts, related and url,",
+        "# then move each into the knowledge file of its category.",
+    ]
+    topics = [_draft_topic(d, today) for d in drafts]
+    body = yaml.safe_dump(
+        {"topics": topics}, allow_unicode=True, sort_keys=False, width=100, indent=2
+    )
+    print("\n".join(lines))
+    print(body, end="")
+    return 0
+
+
+def _export_into(
+    args: argparse.Namespace,
+    kb: KnowledgeBase,
+    grouped: dict[str, list[LearnedQuestion]],
+    drafts: list[Draft],
+    today: dt.date,
+) -> int:
+    """Copy the knowledge into `args.into` (unless it is that folder) with the learned
+    questions inserted at the end of each topic's `questions:` list, and drafts.yaml."""
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    from bot.knowledge.loader import knowledge_files
+
+    source = resolve_knowledge_path(args.knowledge)
+    target = Path(args.into)
+    files = knowledge_files(source)
+    if target.exists() and not target.is_dir():
+        raise CliError(f"not a folder: {target}")
+    target.mkdir(parents=True, exist_ok=True)
+    in_place = source.is_dir() and target.resolve() == source.resolve()
+    if not in_place:
+        for file in files:
+            shutil.copy2(file, target / file.name)
+    by_file: dict[str, list[Topic]] = {}
+    for topic_id in grouped:
+        topic = kb.get(topic_id)
+        if topic is not None:  # grouped holds only the knowledge's topics
+            by_file.setdefault(Path(topic.file).name, []).append(topic)
+    added = 0
+    for name, topics in sorted(by_file.items()):
+        path = target / name
+        lines = path.read_text(encoding="utf-8").split("\n")
+        # Bottom-up, so earlier topics' line numbers stay right.
+        for topic in sorted(topics, key=lambda t: -t.line):
+            lines, count = _insert_questions(lines, topic, [r.question for r in grouped[topic.id]])
+            added += count
+        path.write_text("\n".join(lines), encoding="utf-8")
+    if drafts:
+        document = yaml.safe_dump(
+            {"topics": [_draft_topic(d, today) for d in drafts]},
+            allow_unicode=True,
+            sort_keys=False,
+            width=100,
+            indent=2,
+        )
+        header = "# Drafts exported by `awssec learned export`: review, complete, then move.\n"
+        (target / "drafts.yaml").write_text(header + document, encoding="utf-8")
+    print(f"{added} learned question(s) added, {len(drafts)} draft(s) written, in {target}")
+    return 0
+
+
+def _insert_questions(
+    lines: list[str], topic: Topic, questions: list[str]
+) -> tuple[list[str], int]:
+    """`lines` with `questions` appended to `topic`'s block-style `questions:` list."""
+    import re
+
+    start = topic.line - 1  # the `- id:` line
+    item_indent = len(lines[start]) - len(lines[start].lstrip(" -"))
+    key = re.compile(rf"^ {{{item_indent}}}questions:\s*(#.*)?$")
+    at = next((i for i in range(start, len(lines)) if key.match(lines[i])), None)
+    if at is None:
+        raise CliError(
+            f"{topic.file}:{topic.line}: topic '{topic.id}' has no block-style `questions:` "
+            "list to add to; add its learned questions by hand"
+        )
+    end, indent = at, " " * (item_indent + 2)
+    for i in range(at + 1, len(lines)):
+        line = lines[i]
+        if not line.strip():
+            continue
+        if len(line) - len(line.lstrip()) <= item_indent:
+            break
+        if line.lstrip().startswith("- ") and end == at:
+            indent = line[: len(line) - len(line.lstrip())]
+        end = i
+    new = [_yaml_item(q, indent) for q in questions]
+    return lines[: end + 1] + new + lines[end + 1 :], len(new)

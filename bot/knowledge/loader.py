@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import yaml
 from rapidfuzz import process
 
+from bot.config import knowledge_path_from_env
 from bot.knowledge.model import SOURCE_BEYOND_NOTES, SOURCE_NOTES, KnowledgeBase, Topic
 from bot.knowledge.problems import KnowledgeError, Problem
 from bot.knowledge.yaml_lines import LineDict, LineList, line_of, load_with_lines
 
-ENV_VAR = "AWSSEC_KNOWLEDGE"
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TOP_LEVEL_KEYS = ("topics", "synonyms")
 REQUIRED_KEYS = (
@@ -47,7 +47,7 @@ def bundled_knowledge_path() -> Path:
 
 def resolve_knowledge_path(path: str | os.PathLike[str] | None = None) -> Path:
     """An explicit path wins, then `$AWSSEC_KNOWLEDGE`, then the bundled knowledge."""
-    chosen = path or os.environ.get(ENV_VAR) or bundled_knowledge_path()
+    chosen = path or knowledge_path_from_env() or bundled_knowledge_path()
     return Path(chosen)
 
 
@@ -84,8 +84,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(name, 0, f"cannot read file: {exc}"))
             continue
-        # File names, not paths: copies of the same knowledge report the same version.
-        digest.update(file.name.encode() + b"\0" + raw)
+        _add_to_digest(digest, file.name, raw)
         document = _parse(name, text, problems)
         if document is None:
             continue
@@ -96,7 +95,31 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         problems.append(Problem(str(root), 0, "no topics defined"))
     if problems:
         raise KnowledgeError(problems)
-    return KnowledgeBase(topics=tuple(topics), synonyms=synonyms, version=digest.hexdigest()[:12])
+    return KnowledgeBase(topics=tuple(topics), synonyms=synonyms, version=_version(digest))
+
+
+def _add_to_digest(digest: hashlib._Hash, name: str, raw: bytes) -> None:
+    # File names, not paths: copies of the same knowledge report the same version.
+    digest.update(name.encode() + b"\0" + raw)
+
+
+def _version(digest: hashlib._Hash) -> str:
+    return digest.hexdigest()[:12]
+
+
+def read_sources(path: str | os.PathLike[str] | None = None) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of each knowledge file at `path`, as `load_knowledge` reads them;
+    `OSError` when one cannot be read."""
+    root = resolve_knowledge_path(path)
+    return [(file.name, file.read_bytes()) for file in knowledge_files(root)]
+
+
+def sources_version(sources: list[tuple[str, bytes]]) -> str:
+    """The `KnowledgeBase.version` that loading exactly these files gives."""
+    digest = hashlib.sha256()
+    for name, raw in sources:
+        _add_to_digest(digest, name, raw)
+    return _version(digest)
 
 
 def check_knowledge(path: str | os.PathLike[str] | None = None) -> list[Problem]:

@@ -21,3 +21,7 @@ class KnowledgeError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def one_line(self) -> str:
+        """Every problem on one line (`file:line: message; ...`), for a log line."""
+        return "; ".join(" ".join(str(p).split()) for p in self.problems)

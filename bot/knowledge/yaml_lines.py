@@ -17,7 +17,7 @@ class LineDict(dict):
     """A mapping with the 1-based line of itself and of each key."""
 
     line: int = 0
-    key_lines: dict[str, int]
+    key_lines: dict[Hashable, int]  # keys are any plain YAML value (str, int, date...)
     duplicate_keys: list[tuple[str, int]]
 
 
@@ -28,7 +28,7 @@ class LineList(list):
     item_lines: list[int]
 
 
-class _LineLoader(_Base):  # type: ignore[misc, valid-type]
+class _LineLoader(_Base):
     pass
 
 

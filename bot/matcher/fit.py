@@ -246,8 +246,8 @@ def fit(
     # The threshold is chosen on real questions only (the public set): leave-topic-out
     # examples teach the decision what an uncovered service looks like, but they are harder
     # than what people ask, and would pull the threshold up for everyone.
-    public = np.array([e.kind.startswith("public") for e in examples])
-    threshold, balanced = choose_threshold(probability[public], y[public], scope[public])
+    real = np.array([e.kind.startswith("public") for e in examples])
+    threshold, balanced = choose_threshold(probability[real], y[real], scope[real])
     counts: dict[str, int] = {}
     for e in examples:
         counts[e.kind] = counts.get(e.kind, 0) + 1

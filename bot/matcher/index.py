@@ -93,10 +93,6 @@ class TopicIndex:
     max_idf: float = 0.0
     unknown_idf: float = 0.0
 
-    @property
-    def topic_count(self) -> int:
-        return len(self.topics)
-
     def impacts(
         self, counts: Mapping[str, Counter[str]], lengths: Mapping[str, int], term: str
     ) -> tuple[float, ...]:

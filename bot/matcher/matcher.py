@@ -24,7 +24,7 @@ from bot.matcher.model import (
     decision_features,
     load_fitted,
 )
-from bot.matcher.normalize import words
+from bot.matcher.normalize import content_words, stem, words
 from bot.matcher.reading import Holdout, Reader, Reading
 from bot.matcher.settings import (
     CANDIDATES,
@@ -35,6 +35,40 @@ from bot.matcher.settings import (
     RUNNER_UP_RATIO,
 )
 from bot.matcher.smalltalk import detect_small_talk
+
+# A follow-up in a conversation about a topic ("how much does it cost?" in a thread the bot
+# answered about GuardDuty) is answered with that topic when the fitted decision, taking it
+# as the winner, gives it at least this. Lower than the fitted threshold because the
+# conversation itself is evidence the fit never saw; on tests/followups.yaml, chatter in a
+# thread ("who broke the build?") scores up to ~0.4 and real follow-ups mostly above 0.45.
+# Lower: more follow-ups kept on the topic, and chatter answered with it.
+FOLLOW_UP_THRESHOLD = 0.45
+# ...and when the follow-up's own words (the topic's name, read into it, aside) explain at
+# least this share of it (the subject's `rest_coverage`): the name alone makes any chatter
+# look like a question about the topic ("did you see the game?"). On tests/followups.yaml
+# real follow-ups mostly score 0.2-0.7, chatter 0-0.15. Higher: less chatter answered, and
+# terse follow-ups ("what does it cost per secret") lost.
+FOLLOW_UP_MIN_OWN_EVIDENCE = 0.2
+
+# Words by which a follow-up points back at the topic being discussed: "does *it* work with
+# EKS *too*?", "how is *that* different". With one, a topic the follow-up names is what it
+# asks about, not a change of subject. Longer: more follow-ups kept on the thread's topic,
+# and fewer topic switches noticed ("is that what Macie does?" stays on the thread's topic).
+REFERRING_WORDS = frozenset(
+    """
+    it its itself this that these those they them their theirs same too also either
+    """.split()
+)
+# A follow-up opening with one of these goes on from what was said: "and container images?"
+CONTINUING_WORDS = frozenset({"and", "but", "plus"})
+
+
+def refers_back(all_words: list[str]) -> bool:
+    """Does the question point back at something said before ("it", "that", "too", "and
+    ...")?"""
+    return bool(all_words) and (
+        all_words[0] in CONTINUING_WORDS or any(w in REFERRING_WORDS for w in all_words)
+    )
 
 
 @dataclass(slots=True)
@@ -68,25 +102,58 @@ class Matcher:
         self.model = model or load_fitted()
         self.index: TopicIndex = build_index(kb, self.model.retrieval)
         self.reader = Reader(self.index)
+        self._positions = {topic.id: i for i, topic in enumerate(self.index.topics)}
+        self._context_words: dict[int, list[str]] = {}
 
     @property
     def threshold(self) -> float:
         return self.model.threshold
 
-    def match(self, question: str, holdout: Holdout | None = None) -> Answer:
-        return self._answer(question, holdout)[0]
+    def match(
+        self,
+        question: str,
+        holdout: Holdout | None = None,
+        *,
+        context_topic: str | None = None,
+    ) -> Answer:
+        """The answer to `question`; `context_topic` (a topic id) is what the conversation is
+        about, e.g. a Slack thread the bot answered: a follow-up that names no other topic
+        ("how much does it cost?") is read as about it (docs/matching.md, "Follow-ups")."""
+        return self._answer(question, holdout, context_topic)[0]
 
-    def explain(self, question: str, holdout: Holdout | None = None) -> Explanation:
-        answer, ranking, reason = self._answer(question, holdout)
+    def explain(
+        self,
+        question: str,
+        holdout: Holdout | None = None,
+        *,
+        context_topic: str | None = None,
+    ) -> Explanation:
+        answer, ranking, reason = self._answer(question, holdout, context_topic)
         return Explanation(answer, ranking, self.model, self.index.topics, reason)
 
     # -- ranking -------------------------------------------------------------------------------
 
-    def rank(self, all_words: list[str], holdout: Holdout | None = None) -> Ranking | None:
-        """Read, retrieve and rank; `holdout` leaves a question or topic out (cross-validation)."""
+    def rank(
+        self,
+        all_words: list[str],
+        holdout: Holdout | None = None,
+        *,
+        subject: int | None = None,
+    ) -> Ranking | None:
+        """Read, retrieve and rank; `holdout` leaves a question or topic out (cross-validation).
+
+        `subject` (a topic index) is the conversation's topic the question is taken to be
+        about: it is read as if the asker had named it, and the other topics the question
+        names become what it is asked about ("does it work with EKS too?").
+        """
+        if subject is not None:
+            all_words = all_words + self._name_words(subject)
         reading = self.reader.read(all_words, holdout)
         if not reading.groups:
             return None
+        if subject is not None:
+            # The subject first (it is what the thread is about); the other names are objects.
+            reading.named = {subject: -1}
         index = self.index
         evidence = self._evidence(reading, holdout)
         named = reading.named
@@ -174,14 +241,14 @@ class Matcher:
                         best[topic] = tuple(v * scale for v in values)
             naming = position in reading.naming_groups
             weight = group.weight
-            for topic, values in best.items():
+            for topic, explained in best.items():
                 row = evidence.get(topic)
                 if row is None:
                     row = evidence[topic] = [0.0] * (width + 1)
                 for k in range(width):
-                    row[k] += weight * values[k]
+                    row[k] += weight * explained[k]
                 if not naming:
-                    row[width] += weight * values[0]
+                    row[width] += weight * explained[0]
         return evidence
 
     def _paraphrase(self, query_text: str, topic: int, holdout: Holdout | None) -> float:
@@ -196,7 +263,10 @@ class Matcher:
     # -- from a ranking to an answer ---------------------------------------------------------
 
     def _answer(
-        self, question: str, holdout: Holdout | None = None
+        self,
+        question: str,
+        holdout: Holdout | None = None,
+        context_topic: str | None = None,
     ) -> tuple[Answer, Ranking | None, str]:
         all_words = words(question)
         if not all_words:
@@ -206,10 +276,112 @@ class Matcher:
             answer = Answer(question=question, kind=AnswerKind.SMALL_TALK, small_talk=small_talk)
             return answer, None, f"small talk ({small_talk})"
         ranking = self.rank(all_words, holdout)
+        context = self._positions.get(context_topic) if context_topic else None
+        if context is not None:
+            return self._follow_up(question, all_words, ranking, context, holdout)
         if ranking is None:
             answer = Answer(question=question, kind=AnswerKind.NO_MATCH)
             return answer, None, "no word of the question is in the knowledge"
         return self._decide(question, ranking)
+
+    # -- follow-ups in a conversation about one topic ---------------------------------------
+
+    def _follow_up(
+        self,
+        question: str,
+        all_words: list[str],
+        plain: Ranking | None,
+        context: int,
+        holdout: Holdout | None,
+    ) -> tuple[Answer, Ranking | None, str]:
+        """A question asked in a conversation about topic `context` (docs/matching.md).
+
+        1. It compares, naming one topic other than the context's ("and the difference with
+           Detective?"): a comparison of the two.
+        2. It names other topics and does not refer back ("what about Macie?"): a change of
+           subject. One named topic becomes the subject (step 4); several: answered alone.
+        3. It names nothing, does not refer back, and alone is answered confidently with
+           another topic ("which service finds PII?"): that answer.
+        4. Otherwise it is about the subject (the context topic, or the one named in 2): read
+           as if it named the subject, the subject is answered when the fitted decision, taking
+           the subject as the winner, gives it at least FOLLOW_UP_THRESHOLD; else the
+           reading's own decision stands ("is it FIPS validated?" in a KMS thread: CloudHSM).
+        """
+        topics = self.index.topics
+        ranking: Ranking | None  # a reading's ranking; None when no word is known
+        name = topics[context].id
+        named = plain.reading.named if plain is not None else {}
+        others = [t for t in named if t != context]
+        back = refers_back(all_words)
+        if plain is not None and plain.reading.comparison and len(others) == 1:
+            answer = Answer(
+                question=question,
+                kind=AnswerKind.COMPARISON,
+                topics=(topics[context], topics[others[0]]),
+                confidence=round(plain.probability, 3),
+            )
+            return answer, plain, f"a comparison of the thread's topic, {name}, with the one named"
+        subject = context
+        if plain is not None and others and not back:
+            if len(others) > 1:
+                answer, ranking, reason = self._decide(question, plain)
+                return answer, ranking, f"names other topics than the thread's ({name}): {reason}"
+            subject = others[0]
+        elif plain is not None and not back and not others:
+            answer, ranking, reason = self._decide(question, plain)
+            if answer.kind is AnswerKind.TOPIC and answer.topics[0].id != name:
+                return answer, ranking, f"stands alone, not about {name}: {reason}"
+        ranking = self.rank(all_words, holdout, subject=subject)
+        if ranking is None:
+            return Answer(question=question, kind=AnswerKind.NO_MATCH), None, "nothing to read"
+        about = "the thread's topic" if subject == context else "the topic it names"
+        chosen = next(c for c in ranking.candidates if c.topic == subject)
+        others_best = max((c.utility for c in ranking.candidates if c is not chosen), default=0.0)
+        probability = self.model.probability(
+            decision_features(
+                chosen.features,
+                chosen.utility,
+                others_best,
+                ranking.decision_features["unknown_share"],
+                True,
+            )
+        )
+        own = chosen.features["rest_coverage"]
+        if probability >= FOLLOW_UP_THRESHOLD and own >= FOLLOW_UP_MIN_OWN_EVIDENCE:
+            answer = Answer(
+                question=question,
+                kind=AnswerKind.TOPIC,
+                topics=(topics[subject],),
+                confidence=round(probability, 3),
+            )
+            reason = (
+                f"read as about {about}, {topics[subject].id}: estimated probability "
+                f"{probability:.2f} >= follow-up threshold {FOLLOW_UP_THRESHOLD:.2f}, its own "
+                f"words explaining {own:.2f} of it"
+            )
+            return answer, ranking, reason
+        if plain is None:
+            return Answer(question=question, kind=AnswerKind.NO_MATCH), None, "nothing to read"
+        # The question read as asked (without the subject's name, which inflates everything).
+        answer, plain, reason = self._decide(question, plain)
+        return answer, plain, f"not clearly about {topics[subject].id}: {reason}"
+
+    def _name_words(self, topic: int) -> list[str]:
+        """The shortest name of `topic` that names it alone ("guardduty"), as words."""
+        cached = self._context_words.get(topic)
+        if cached is None:
+            found = self.index.topics[topic]
+            names = sorted({found.id.replace("-", " "), found.name, *found.aliases}, key=len)
+            cached = content_words(found.name)
+            for candidate in names:
+                # Read as the index reads names (filler dropped), so the phrase lookup agrees.
+                candidate_words = content_words(candidate)
+                stems = tuple(stem(w) for w in candidate_words)
+                if self.index.phrases.get(stems) == [topic]:
+                    cached = candidate_words
+                    break
+            self._context_words[topic] = cached
+        return cached
 
     def _decide(self, question: str, ranking: Ranking) -> tuple[Answer, Ranking, str]:
         topics = self.index.topics

@@ -63,7 +63,8 @@ class Reading:
     comparison: bool
     corrections: list[tuple[str, str]] = field(default_factory=list)  # typed -> corrected
     joined: list[tuple[str, str]] = field(default_factory=list)  # "guard duty" -> guardduty
-    expanded: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # via synonyms
+    # via synonyms: (the term as typed, the stemmed phrases it stands for)
+    expanded: list[tuple[str, tuple[tuple[str, ...], ...]]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # words the knowledge never saw
     # groups (by position) that are part of a topic's name: "what does *macie* cost"
     naming_groups: set[int] = field(default_factory=set)

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from bot import config
 from bot.knowledge.model import KnowledgeBase, Topic
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering import phrases
+
+# "Last reviewed Nov 2024 — may be out of date": month and year, like the "Reviewed" label.
+STALE_FORMAT = "Last reviewed %b %Y — may be out of date"
+
+
+def stale_label(topic: Topic, today: dt.date | None = None) -> str | None:
+    """The warning for a topic reviewed more than AWSSEC_STALE_DAYS days ago, else None
+    (also None for a topic with no review date: `awssec check` warns about those)."""
+    if topic.reviewed is None:
+        return None
+    today = today or dt.date.today()
+    if topic.reviewed >= today - dt.timedelta(days=config.stale_days()):
+        return None
+    return topic.reviewed.strftime(STALE_FORMAT)
 
 
 def render_topic_text(topic: Topic, names: dict[str, str] | None = None) -> str:
@@ -15,7 +32,7 @@ def render_topic_text(topic: Topic, names: dict[str, str] | None = None) -> str:
         lines.append(f"Related: {', '.join(related)}")
     lines.append(f"Docs: {topic.url}")
     if topic.reviewed:
-        lines.append(phrases.reviewed_label(topic.reviewed))
+        lines.append(stale_label(topic) or phrases.reviewed_label(topic.reviewed))
     return "\n".join(lines)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -11,25 +10,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
+from bot.config import db_pool_sizes, default_sqlite_path
 from bot.storage.errors import StorageError
 
 __all__ = ["create_store_engine", "default_sqlite_path", "normalize_url", "safe_url"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def default_sqlite_path() -> Path:
-    """Where the SQLite file lives when no URL is given.
-
-    ``$AWSSEC_DATA_DIR/awssec.db``, else ``$XDG_DATA_HOME/awssec/awssec.db``, else
-    ``~/.local/share/awssec/awssec.db``.
-    """
-    data_dir = os.environ.get("AWSSEC_DATA_DIR")
-    if data_dir:
-        return Path(data_dir).expanduser() / "awssec.db"
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
-    return base / "awssec" / "awssec.db"
 
 
 def safe_url(url: URL) -> str:
@@ -108,7 +94,7 @@ def _sqlite_begin(conn: Connection) -> None:
 def create_store_engine(url: URL) -> Engine:
     """An engine tuned for the backend: WAL + busy timeout for SQLite, a checked pool for PG."""
     if url.get_backend_name() == "sqlite":
-        if _is_memory(url):
+        if url.database is None or _is_memory(url):
             engine = create_engine(
                 url, poolclass=StaticPool, connect_args={"check_same_thread": False}
             )
@@ -124,14 +110,15 @@ def create_store_engine(url: URL) -> Engine:
         event.listen(engine, "connect", _sqlite_connect_options)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # Each gunicorn worker has its own pool: keep it small (Heroku plans cap connections).
+    pool_size, max_overflow = db_pool_sizes()
     return create_engine(
         url,
         # Heroku and managed PG drop idle connections; pre_ping + recycle hide that.
         pool_pre_ping=True,
         pool_recycle=1800,
-        # Each gunicorn worker has its own pool: keep it small (Heroku plans cap connections).
-        pool_size=_env_count("AWSSEC_DB_POOL_SIZE", 3, minimum=1),
-        max_overflow=_env_count("AWSSEC_DB_MAX_OVERFLOW", 5, minimum=0),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_timeout=5,
         connect_args={
             "connect_timeout": 3,
@@ -146,12 +133,3 @@ def create_store_engine(url: URL) -> Engine:
             "tcp_user_timeout": 10000,
         },
     )
-
-
-def _env_count(name: str, default: int, *, minimum: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < minimum:
-        raise StorageError(f"{name} must be a whole number of at least {minimum}, not {raw!r}")
-    return int(raw)

@@ -8,13 +8,15 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import filterfalse, islice
+from itertools import chain, filterfalse, islice, repeat
+from operator import mul
 from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, Text, case, cast, func, select
 
 from bot.storage.schema import answers, comments, votes
 
@@ -29,7 +31,10 @@ __all__ = [
     "cluster_questions",
     "format_report",
     "format_summary",
+    "group_questions",
     "parse_since",
+    "stored_tidy",
+    "tidy_question",
 ]
 
 ReportFormat = Literal["table", "json", "csv"]
@@ -42,7 +47,8 @@ SORT_THRESHOLD = 60
 # What one report reads. The headline totals are exact (counted by the database); these bound
 # the rows behind the sections, so a report's time and memory stop growing with the data.
 # Newest misses grouped. Trade: in a window with more misses, older ones count in the headline
-# but not in "Top missed questions" (the table says so); ~2 s of grouping at this size.
+# but not in "Top missed questions" (the table says so); ~1 s of grouping at this size (rows
+# from before answers.question_tidied: ~1.5 s), bench/report_scale.py on 2 cores.
 MAX_REPORT_MISSES = 10_000
 # Characters of each missed question read. Trade: longer pastes are shown, and told apart as
 # wordings, by their first 500 characters (the table shows 60; grouping looks at 24 words);
@@ -77,12 +83,20 @@ MAX_CANDIDATES = 32
 MIN_SHARED_BANDS = 2
 # A word's first letters count as a word too, so "guarduty" still meets "guardduty".
 _WORD_START = 4
-# Each miss stores its tidied text (answers.question_tidied) when recorded, so a report need
-# not normalise every question again. Bump this whenever normalize_question, MAX_QUESTION_CHARS
-# or COMPARE_WORDS change what tidy_question returns: rows stored under another version are
-# tidied again at report time, as rows from before the column are.
+# Each miss stores its tidied text and band keys (answers.question_tidied) when recorded, so a
+# report need not tidy and hash every question again. Bump this whenever what tidy_question
+# returns changes (normalize_question, its filler words, MAX_QUESTION_CHARS, COMPARE_WORDS) or
+# what _Signatures.bands returns (SIGNATURE_BANDS, BAND_ROWS, _WORD_START, _BAND_*, the
+# hashing): rows stored under another version are tidied again at report time, as rows from
+# before the column are.
 TIDY_VERSION = 1
 _TIDY_VERSION_TEXT = str(TIDY_VERSION)
+# Band keys mix a band's number and values modulo this Mersenne prime (2^61 - 1), each value
+# weighted by a power of one arbitrary constant: two different bands share a key with odds of
+# ~2^-61 (a needless comparison at worst), and a key takes at most 16 hex digits to store.
+_BAND_PRIME = (1 << 61) - 1
+_BAND_WEIGHTS = [pow(0x5BD1E995_9E3779B9, row + 1, _BAND_PRIME) for row in range(BAND_ROWS)]
+_HEX = "{:x}"
 
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -188,42 +202,76 @@ _STOPWORDS_TEXT = (
 _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _NOISE = re.compile(r"<[@#!][^>]*>|\[REDACTED [^\]]*\]")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_ASCII_NON_WORD = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not ("a" <= c <= "z" or "0" <= c <= "9")}
+)
+# Words split off a question before its first COMPARE_WORDS kept ones are looked for. Trade:
+# enough whenever fewer than half are filler words (else the rest is split too, as it would be
+# anyway); more splits further into long pastes for nothing.
+_SPLIT_AHEAD = 2 * COMPARE_WORDS
+
+
+class _KeptWords(dict[str, str]):
+    """word -> what normalising keeps of it ("" for a filler word; plural ``s`` dropped),
+    worked out once per word: the questions a report tidies share most of their words."""
+
+    def __missing__(self, word: str) -> str:
+        plural = len(word) > 3 and word.endswith("s") and not word.endswith("ss")
+        kept = self[word] = "" if word in _STOPWORDS else word[:-1] if plural else word
+        return kept
+
+
+def _spaced(question: str) -> str:
+    """Lower case, Slack mentions and redaction markers gone, every run of characters other
+    than a-z and 0-9 a space or more: split, the question's words."""
+    if "<" in question or "[" in question:  # no mention or redaction marker without them
+        question = _NOISE.sub(" ", question)
+    text = question.lower()
+    # str.translate is ~5x faster than the regex, and equivalent on ASCII (nearly every text).
+    return text.translate(_ASCII_NON_WORD) if text.isascii() else _NON_WORD.sub(" ", text)
 
 
 def normalize_question(question: str) -> str:
     """Lower case, no punctuation, Slack mentions, redaction markers or filler words; plural
     ``s`` dropped so "keys" and "key" group together."""
-    words = _NON_WORD.sub(" ", _NOISE.sub(" ", question).lower()).split()
-    kept = [
-        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-        for w in words
-        if w not in _STOPWORDS
-    ]
-    return " ".join(kept) or " ".join(words)
+    words = _spaced(question).split()
+    return " ".join(filter(None, map(_KeptWords().__getitem__, words))) or " ".join(words)
 
 
-def tidy_question(question: str) -> str:
+def tidy_question(question: str, kept_words: _KeptWords | None = None) -> str:
     """What grouping compares of a question: the first COMPARE_WORDS words of the normalised
-    text of its first MAX_QUESTION_CHARS characters (what a report reads of it)."""
-    return " ".join(normalize_question(question[:MAX_QUESTION_CHARS]).split()[:COMPARE_WORDS])
+    text of its first MAX_QUESTION_CHARS characters (what a report reads of it).
+    ``kept_words`` carries what is known of words across the questions of one report."""
+    keep = (kept_words if kept_words is not None else _KeptWords()).__getitem__
+    text = _spaced(question[:MAX_QUESTION_CHARS])
+    # Splitting every word of a long paste costs more than the rest: split a few first.
+    words = text.split(None, _SPLIT_AHEAD)
+    kept = [*filter(None, map(keep, words[:_SPLIT_AHEAD]))]
+    if len(kept) < COMPARE_WORDS and len(words) > _SPLIT_AHEAD:
+        words = text.split()
+        kept = [*filter(None, map(keep, words))]
+    return " ".join((kept or words)[:COMPARE_WORDS])
 
 
 def stored_tidy(question: str) -> str:
-    """The ``answers.question_tidied`` value for a miss: the version, a colon, the tidied text.
+    """The ``answers.question_tidied`` value of a miss: ``<version>:<bands>:<tidied text>``,
+    the bands being the tidied text's MinHash band keys (what a report indexes it by).
 
     Pass the *guarded* question (as stored): the value is derived from it, never from what was
     typed, so it holds no secret the stored question does not.
     """
-    return f"{TIDY_VERSION}:{tidy_question(question)}"
+    tidied = tidy_question(question)
+    return f"{TIDY_VERSION}:{' '.join(_Signatures().bands(tidied))}:{tidied}"
 
 
-def _tidied(question: str, stored: str | None) -> str:
-    """The stored tidied text when it is of this version, else computed now (old rows)."""
-    if stored is not None:
-        version, _, tidied = stored.partition(":")
-        if version == _TIDY_VERSION_TEXT:
-            return tidied
-    return tidy_question(question)
+def _parse_stored(stored: str) -> tuple[str, list[str]] | None:
+    """(tidied text, band keys) of a stored value of this version; None for any other."""
+    parts = stored.split(":", 2)
+    if len(parts) != 3 or parts[0] != _TIDY_VERSION_TEXT:
+        return None
+    keys = parts[1].split()
+    # A damaged value (bands missing or repeated) is ignored: the row is tidied again.
+    return (parts[2], keys) if len(set(keys)) == SIGNATURE_BANDS == len(keys) else None
 
 
 def cluster_questions(
@@ -235,20 +283,42 @@ def cluster_questions(
     """Group similar questions. ``items`` are (question, suggestions offered); ``tidied``, when
     given, holds each one's stored ``question_tidied`` (None: computed here). The result is
     sorted by count, largest first."""
-    stored = tidied if tidied is not None else [None] * len(items)
+    questions = [question for question, _ in items]
+    groups = group_questions(questions, tidied)[:limit]
+    return [_cluster(questions, lambda i: items[i][1], group) for group in groups]
+
+
+def group_questions(
+    questions: list[str], tidied: list[str | None] | None = None
+) -> list[list[int]]:
+    """Indexes of ``questions`` grouped by similarity, largest group first (``tidied`` as in
+    cluster_questions)."""
+    stored = tidied if tidied is not None else [None] * len(questions)
     by_key: dict[str, list[int]] = {}
-    for i, ((question, _), known) in enumerate(zip(items, stored, strict=True)):
-        by_key.setdefault(_tidied(question, known), []).append(i)
-    # Most asked first, so each cluster is seeded by its most common wording.
+    bands_of: dict[str, list[str]] = {}
+    kept_words = _KeptWords()
+    for i, (question, known) in enumerate(zip(questions, stored, strict=True)):
+        parsed = _parse_stored(known) if known else None
+        if parsed is None:
+            # A row from before the column, or of another TIDY_VERSION.
+            key = tidy_question(question, kept_words)
+        else:
+            key, bands = parsed
+            bands_of.setdefault(key, bands)
+        by_key.setdefault(key, []).append(i)
+    # Most asked first, so each group is seeded by its most common wording.
     keys = sorted(by_key, key=lambda k: -len(by_key[k]))
-    clusters = [_cluster(items, [i for k in group for i in by_key[keys[k]]]) for group in _group(keys)]
-    clusters.sort(key=lambda c: -c.count)
-    return clusters[:limit] if limit is not None else clusters
+    index = _BlockingIndex(keys, [bands_of.get(key) for key in keys])
+    groups = [[i for k in group for i in by_key[keys[k]]] for group in _group(keys, index)]
+    groups.sort(key=lambda g: -len(g))
+    return groups
 
 
-def _cluster(items: list[tuple[str, list[str]]], indexes: list[int]) -> MissCluster:
-    wordings = Counter(items[i][0].strip() for i in indexes)
-    offered = Counter(s for i in indexes for s in dict.fromkeys(items[i][1]))
+def _cluster(
+    questions: list[str], offered_of: Callable[[int], list[str]], indexes: list[int]
+) -> MissCluster:
+    wordings = Counter(questions[i].strip() for i in indexes)
+    offered = Counter(s for i in indexes for s in dict.fromkeys(offered_of(i)))
     return MissCluster(
         count=len(indexes),
         example=wordings.most_common(1)[0][0],
@@ -257,9 +327,8 @@ def _cluster(items: list[tuple[str, list[str]]], indexes: list[int]) -> MissClus
     )
 
 
-def _group(keys: list[str]) -> list[list[int]]:
+def _group(keys: list[str], index: _BlockingIndex) -> list[list[int]]:
     """Each still-ungrouped key, in order, takes the similar keys among its candidates."""
-    index = _BlockingIndex(keys)
     # token_sort_ratio is ratio() over the words sorted: sorting once per key, not once per
     # pair, makes that test ~8x cheaper, so it runs first and token_set_ratio only on its passes.
     sorted_keys = [" ".join(sorted(key.split())) for key in keys]
@@ -322,19 +391,20 @@ class _BlockingIndex:
     Keys sharing a band are candidates; the more bands shared, the more alike the word sets.
     """
 
-    def __init__(self, keys: list[str]) -> None:
-        signatures = _Signatures(SIGNATURE_BANDS * BAND_ROWS)
-        band_ids = range(SIGNATURE_BANDS)
+    def __init__(self, keys: list[str], bands: list[list[str] | None]) -> None:
+        """``bands``: each key's stored band keys, or None to compute them."""
+        signatures = _Signatures()
         # Dicts, not sets: insertion order keeps the most asked keys first in every bucket.
-        bucket_of_band: dict[tuple[int, ...], dict[int, None]] = {}
+        bucket_of_band: dict[str, dict[int, None]] = {}
         new_bucket = bucket_of_band.setdefault
-        # Each key's buckets themselves, not their bands: removing a key or listing its
-        # candidates then hashes no band tuple again.
+        # Each key's buckets themselves, not their band keys: removing a key or listing its
+        # candidates then looks no band up again.
         self._buckets_of: list[list[dict[int, None]]] = []
-        for key_id, key in enumerate(keys):
-            signature = signatures.of(key)
-            rows = [signature[r::BAND_ROWS] for r in range(BAND_ROWS)]
-            buckets = [new_bucket(band, {}) for band in zip(band_ids, *rows)]
+        for key_id, (key, known) in enumerate(zip(keys, bands, strict=True)):
+            # dict.fromkeys: should two of a key's bands ever share a band key (odds ~2^-61),
+            # its bucket is still listed once, and removed once.
+            unique = dict.fromkeys(known or signatures.bands(key))
+            buckets = [new_bucket(band, {}) for band in unique]
             for bucket in buckets:
                 bucket[key_id] = None
             self._buckets_of.append(buckets)
@@ -366,8 +436,9 @@ class _Signatures:
     first _WORD_START letters (numbers and ids share starts by chance, not by meaning).
     """
 
-    def __init__(self, size: int) -> None:
-        self._size = size
+    def __init__(self) -> None:
+        self._size = size = SIGNATURE_BANDS * BAND_ROWS
+        self._slots = range(size)
         # word -> (bin, value) of the word and of its start: each word is hashed once.
         self._placed: dict[str, tuple[tuple[int, int], ...]] = {}
         self._start_placed: dict[str, tuple[int, int]] = {}
@@ -392,29 +463,45 @@ class _Signatures:
         return placed
 
     def of(self, key: str) -> list[int]:
-        # Repeated words need no de-duplication: taking a minimum twice changes nothing.
-        empty = 1 << 64  # above every hash value
-        bins = [empty] * self._size
+        words = key.split() or [""]
         placed = self._placed
-        for word in key.split() or [""]:
-            for slot, value in placed.get(word) or self._place(word):
-                if value < bins[slot]:
-                    bins[slot] = value
-        if empty not in bins:
-            return bins
-        return self._densified(bins, empty)
+        for word in words:
+            if word not in placed:
+                self._place(word)
+        # Largest first, so for each bin the dict keeps the last, smallest value: the minimum
+        # per bin without a Python loop over features (repeated words change nothing).
+        features = sorted(chain.from_iterable(map(placed.__getitem__, words)), reverse=True)
+        bins = dict(features)
+        if len(bins) == self._size:
+            return list(map(bins.__getitem__, self._slots))
+        return self._densified(bins)
 
-    def _densified(self, bins: list[int], empty: int) -> list[int]:
+    def bands(self, key: str) -> list[str]:
+        """The key of each band of BAND_ROWS bins: the band's number and values mixed modulo a
+        prime into one number, in hex (short to store; equal bins in different bands, or
+        empty bins borrowing from different distances, still give different keys)."""
+        signature = self.of(key)
+        # Built from whole rows at a time (the r-th bin of every band), in C, not bin by bin.
+        weighted = [
+            map(mul, signature[row::BAND_ROWS], repeat(weight))
+            for row, weight in enumerate(_BAND_WEIGHTS)
+        ]
+        mixed = map(sum, zip(range(SIGNATURE_BANDS), *weighted, strict=True))
+        return list(map(_HEX.format, map(_BAND_PRIME.__rmod__, mixed)))
+
+    def _densified(self, bins: dict[int, int]) -> list[int]:
         """Each empty bin takes the next filled bin's value (wrapping round), offset by how far
         it borrowed."""
         size, offsets = self._size, self._offsets
-        filled = [slot for slot, value in enumerate(bins) if value != empty]
-        out = bins[:]
-        # Between each filled bin and the next (wrapping round), the empty bins borrow.
-        for here, after in zip(filled, filled[1:] + [filled[0] + size], strict=True):
-            value = bins[after % size]
-            for slot in range(here + 1, after):
-                out[slot % size] = value + offsets[after - slot]
+        filled = sorted(bins)
+        out = [0] * size
+        # From each filled bin back to the one before it (wrapping round), the empty bins
+        # between borrow its value.
+        for before, here in zip([filled[-1] - size, *filled[:-1]], filled, strict=True):
+            value = bins[here]
+            out[here] = value
+            for slot in range(before + 1, here):
+                out[slot] = value + offsets[here - slot]
         return out
 
 
@@ -427,8 +514,12 @@ def build_report(
     *,
     now: datetime | None = None,
     top: int = 10,
+    team_id: str | None = None,
 ) -> Report:
     """Summarise answers recorded since ``since`` (a time, or a span back from now).
+
+    ``team_id`` limits it to that Slack team's records (a team's report in Slack); None
+    reports every team (the CLI).
 
     Votes count for every topic the voted answer showed. The headline totals count every
     record in the window; the sections read at most the MAX_REPORT_* newest rows.
@@ -437,13 +528,19 @@ def build_report(
     start = until - since if isinstance(since, timedelta) else _aware(since)
     report = Report(since=start, until=until)
     window = (answers.c.created_at >= _naive(start)) & (answers.c.created_at < _naive(until))
+    if team_id is not None:
+        # Every section reads answers (votes and comments through their answer): one filter.
+        window = window & (answers.c.team_id == team_id)
     with store._read() as conn:
         _count_totals(conn, window, report)
-        misses = _newest_misses(conn, window)
+        questions, offered, tidied = _newest_misses(conn, window)
         stats, report.answered_counted = _topic_stats(conn, window)
         report.comments = _latest_comments(conn, window, top)
-    report.misses_grouped = len(misses)
-    report.missed = cluster_questions(misses, limit=top)
+    report.misses_grouped = len(questions)
+    report.missed = [
+        _cluster(questions, lambda i: _decoded(offered[i]), group)
+        for group in group_questions(questions, tidied)[:top]
+    ]
     all_stats = list(stats.values())
     report.most_not_helpful = sorted(
         (t for t in all_stats if t.not_helpful),
@@ -476,14 +573,30 @@ def _count_totals(conn: Connection, window: ColumnElement[bool], report: Report)
             report.not_helpful = count
 
 
-def _newest_misses(conn: Connection, window: ColumnElement[bool]) -> list[tuple[str, list[str]]]:
+def _newest_misses(
+    conn: Connection, window: ColumnElement[bool]
+) -> tuple[list[str], list[str], list[str | None]]:
+    """The newest misses: questions, suggestions offered (JSON text: only the few rows in the
+    top groups are ever decoded) and stored tidied texts."""
     stmt = (
-        select(func.substr(answers.c.question, 1, MAX_QUESTION_CHARS), answers.c.suggestion_ids)
+        select(
+            func.substr(answers.c.question, 1, MAX_QUESTION_CHARS),
+            cast(answers.c.suggestion_ids, Text()),
+            answers.c.question_tidied,
+        )
         .where(window, answers.c.is_miss)
         .order_by(answers.c.id.desc())
         .limit(MAX_REPORT_MISSES)
     )
-    return [(question, list(offered or [])) for question, offered in conn.execute(stmt)]
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return [], [], []
+    questions, offered, tidied = (list(column) for column in zip(*rows, strict=True))
+    return questions, offered, tidied
+
+
+def _decoded(offered: str | None) -> list[str]:
+    return [str(s) for s in json.loads(offered or "null") or []]
 
 
 def _topic_stats(conn: Connection, window: ColumnElement[bool]) -> tuple[dict[str, TopicStat], int]:
@@ -690,3 +803,28 @@ def _iso(value: datetime) -> str:
 
 def _day(value: datetime) -> str:
     return _aware(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- stale topics (AWSSEC_STALE_DAYS; the learned helper's addition) ---------------------------
+
+
+def format_stale_topics(
+    stale: list[tuple[str, str | None]], days: int, fmt: ReportFormat = "table"
+) -> str:
+    """The report's stale-topics section: ``stale`` is (topic id, reviewed YYYY-MM-DD or None
+    for never), oldest first, as bot/knowledge/review.py stale_topics gives them (the caller
+    reads the knowledge; storage does not). ``json``: a JSON list; ``csv``: rows in the
+    report's columns (section ``stale``, the review date under ``suggestions``)."""
+    if fmt == "json":
+        return json.dumps([{"topic_id": t, "reviewed": r} for t, r in stale], ensure_ascii=False)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        for topic_id, reviewed in stale:
+            writer.writerow(["stale", topic_id, "", "", "", "", reviewed or "never"])
+        return buf.getvalue()
+    if not stale:
+        return f"Stale topics (reviewed more than {days} days ago): none"
+    lines = [f"Stale topics (reviewed more than {days} days ago): {len(stale)}"]
+    lines += [f"  {topic_id:<32} reviewed {reviewed or 'never'}" for topic_id, reviewed in stale]
+    return "\n".join(lines)

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Insert, bindparam, delete, func, select
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Insert,
+    bindparam,
+    column,
+    delete,
+    func,
+    select,
+    table,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot import guard
+from bot import config, guard
 from bot.storage import schema
+from bot.storage.breaker import StorageBreaker, guarded
 from bot.storage.engine import create_store_engine, default_sqlite_path, normalize_url, safe_url
 from bot.storage.errors import StorageError, UnknownAnswerError
+from bot.storage.learned import LearnedMixin
+from bot.storage.report import stored_tidy
 from bot.storage.schema import answers, comments, events, votes
 
 __all__ = [
@@ -32,10 +45,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RETENTION_DAYS = 90
+DEFAULT_RETENTION_DAYS = config.DEFAULT_RETENTION_DAYS
 MAX_TEXT_CHARS = 4000
 PURGE_INTERVAL_SECONDS = 3600
 _MAX_ID_CHARS = 64
+# slack_sdk's OAuth state table (bot/storage/installations.py), just what purge needs.
+_OAUTH_STATES = table("slack_oauth_states", column("expire_at", DateTime()))
 _MAX_KEY_CHARS = 255
 
 
@@ -45,28 +60,46 @@ def utcnow() -> datetime:
 
 
 def retention_days_from_env() -> int:
-    """``$AWSSEC_RETENTION_DAYS`` (a whole number of days, at least 1), default 90."""
-    raw = os.environ.get("AWSSEC_RETENTION_DAYS", "").strip()
-    if not raw:
-        return DEFAULT_RETENTION_DAYS
+    """``$AWSSEC_RETENTION_DAYS`` (read by bot.config), default 90; StorageError when bad."""
     try:
-        days = int(raw)
-    except ValueError:
-        days = 0
-    if days < 1:
-        raise StorageError(
-            f"AWSSEC_RETENTION_DAYS must be a whole number of days, at least 1 (got {raw!r})"
-        )
-    return days
+        return config.retention_days()
+    except config.SettingsError as exc:
+        raise StorageError(str(exc)) from None
 
 
 def _clean_text(value: str) -> str:
     # Redact before capping: a cut could split a key and hide it from the guard.
-    return guard.redact(value)[:MAX_TEXT_CHARS]
+    return storable(guard.redact(value))[:MAX_TEXT_CHARS]
 
 
 def _clip(value: str | None) -> str | None:
-    return None if value is None else str(value)[:_MAX_ID_CHARS]
+    return None if value is None else storable(str(value))[:_MAX_ID_CHARS]
+
+
+# The largest id a BIGINT column holds: a vote naming a bigger one names no answer (and must
+# not reach the driver, which would fail on it).
+_MAX_ROW_ID = 2**63 - 1
+
+
+def storable(value: str) -> str:
+    """`value` as every backend stores it: without NUL characters (PostgreSQL refuses them
+    in text) and with lone surrogates (not encodable as UTF-8) replaced by U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    return value
+
+
+def row_id(value: object) -> int | None:
+    """`value` as a row id (1 .. 2**63-1), or None when it cannot name a row."""
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= _MAX_ROW_ID else None
 
 
 @dataclass(frozen=True)
@@ -81,7 +114,7 @@ class AnswerRow:
     surface: str
 
 
-class Store:
+class Store(LearnedMixin):
     """All reads and writes of awssec's records. Thread-safe; one per process.
 
     After a fork (gunicorn preload), call :meth:`dispose` in the child so it opens its own
@@ -102,6 +135,10 @@ class Store:
         self.auto_purge = auto_purge
         self._next_purge = 0.0
         self._purge_lock = threading.Lock()
+        self._purge_thread: threading.Thread | None = None
+        # Every public method touching the database runs under this (bot/storage/breaker.py):
+        # connection failures open it, bad data does not.
+        self.breaker = StorageBreaker()
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         # The two writes made for every Slack event, built once: constructing a statement per
         # call cost more CPU than running it (measured ~60% of record_answer + claim_event).
@@ -131,7 +168,7 @@ class Store:
 
         Raises StorageError (one line, no password) for a bad URL or an unreachable database.
         """
-        raw = url if url is not None else os.environ.get("DATABASE_URL", "").strip() or None
+        raw = url if url is not None else config.database_url()
         if raw is None:
             parsed = URL.create("sqlite", database=str(default_sqlite_path()))
         else:
@@ -148,7 +185,7 @@ class Store:
                 f"cannot use database {safe_url(parsed)}: {_first_line(exc)}"
             ) from None
         store = cls(engine, retention_days=retention_days, auto_purge=auto_purge)
-        store._maybe_purge()
+        store._maybe_purge(background=False)  # start-up, not a request: purge before serving
         return store
 
     @property
@@ -165,6 +202,7 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------------
 
+    @guarded("recording an answer")
     def record_answer(
         self,
         *,
@@ -176,9 +214,10 @@ class Store:
         user_id: str | None,
         channel_id: str | None,
         surface: str,
+        enterprise_id: str | None = None,
     ) -> int:
         """Record an answer (no topic ids = a miss) and return its id for the feedback buttons."""
-        values = {
+        values: dict[str, Any] = {
             "created_at": utcnow(),
             "question": _clean_text(question),
             "topic_ids": [str(t) for t in topic_ids],
@@ -189,13 +228,21 @@ class Store:
             "user_id": _clip(user_id),
             "channel_id": _clip(channel_id),
             "surface": str(surface)[:32],
+            "enterprise_id": _clip(enterprise_id),
         }
+        # Tidied from the guarded question, never the typed one: it can hold no secret the stored
+        # question does not. Misses only, the rows a report groups.
+        values["question_tidied"] = stored_tidy(values["question"]) if values["is_miss"] else None
         with self.engine.begin() as conn:
             result = conn.execute(self._answer_insert, values)
-            answer_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:  # never for a one-row INSERT; SQLAlchemy's type allows it
+                raise StorageError("the database returned no id for a recorded answer")
+            answer_id = int(key[0])
         self._maybe_purge()
         return answer_id
 
+    @guarded("recording a vote")
     def record_vote(
         self,
         *,
@@ -204,20 +251,23 @@ class Store:
         user_id: str,
         channel_id: str | None,
         helpful: bool,
+        enterprise_id: str | None = None,
     ) -> None:
         """Record a user's vote on an answer; a later click by the same user replaces it.
 
         Raises UnknownAnswerError when the answer does not exist (e.g. purged).
         """
+        answer_id = _known_answer_id(answer_id)
         now = utcnow()
         stmt = self._insert(votes).values(
-            answer_id=int(answer_id),
+            answer_id=answer_id,
             team_id=_clip(team_id),
             user_id=_clip(user_id),
             channel_id=_clip(channel_id),
             helpful=bool(helpful),
             created_at=now,
             updated_at=now,
+            enterprise_id=_clip(enterprise_id),
         )
         # The upsert is one atomic statement on both backends: two clicks racing each other
         # cannot produce two rows or a unique-violation error.
@@ -228,17 +278,30 @@ class Store:
                 "updated_at": stmt.excluded.updated_at,
                 "team_id": stmt.excluded.team_id,
                 "channel_id": stmt.excluded.channel_id,
+                "enterprise_id": stmt.excluded.enterprise_id,
             },
         )
         self._write_for_answer(stmt, answer_id)
 
-    def record_comment(self, *, answer_id: int, user_id: str, comment: str) -> None:
+    @guarded("recording a comment")
+    def record_comment(
+        self,
+        *,
+        answer_id: int,
+        user_id: str,
+        comment: str,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> None:
         """Record the optional "Not helpful" comment (redacted and capped like questions)."""
+        answer_id = _known_answer_id(answer_id)
         stmt = comments.insert().values(
-            answer_id=int(answer_id),
+            answer_id=answer_id,
             user_id=_clip(user_id),
             comment=_clean_text(comment),
             created_at=utcnow(),
+            team_id=_clip(team_id),
+            enterprise_id=_clip(enterprise_id),
         )
         self._write_for_answer(stmt, answer_id)
 
@@ -251,14 +314,16 @@ class Store:
             raise UnknownAnswerError(f"no answer with id {answer_id}") from None
         self._maybe_purge()
 
+    @guarded("claiming an event")
     def claim_event(self, key: str, ttl_seconds: int = 600) -> bool:
         """True exactly once per ``key`` among all processes while the claim is live.
 
         Slack retries deliveries and several workers may receive the same event; the first
         caller to insert the key wins. An expired claim can be won again.
         """
-        if len(key) > _MAX_KEY_CHARS:
-            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+        if len(key) > _MAX_KEY_CHARS or storable(key) != key:
+            # Hashed rather than cut: two long keys sharing a prefix stay distinct.
+            key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         now = utcnow()
         params = {"key": key, "expires_at": now + timedelta(seconds=ttl_seconds), "now": now}
         with self.engine.begin() as conn:
@@ -284,16 +349,36 @@ class Store:
             ).rowcount
             deleted += conn.execute(delete(answers).where(answers.c.created_at < cutoff)).rowcount
             conn.execute(delete(events).where(events.c.expires_at < now))
+            # Install links nobody finished (slack_sdk's OAuth state store only deletes the
+            # states it consumes): bounds what anonymous GET /slack/install can add.
+            conn.execute(delete(_OAUTH_STATES).where(_OAUTH_STATES.c.expire_at < now))
         return deleted
 
-    def _maybe_purge(self) -> None:
-        """Purge at start-up and then at most once an hour; a clock check per write."""
+    def _maybe_purge(self, *, background: bool = True) -> None:
+        """Purge at start-up and then at most once an hour; a clock check per write.
+
+        Writes ask with ``background=True``: the purge (which may delete many rows) runs in a
+        thread of its own, at most one at a time per process, never in the caller's thread.
+        """
         if not self.auto_purge or time.monotonic() < self._next_purge:
             return
         if not self._purge_lock.acquire(blocking=False):
+            return  # a purge is running (or being started)
+        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+        if not background:
+            self._purge_locked()
             return
         try:
-            self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+            thread = threading.Thread(target=self._purge_locked, name="awssec-purge", daemon=True)
+            self._purge_thread = thread
+            thread.start()
+        except BaseException:
+            self._purge_lock.release()
+            raise
+
+    def _purge_locked(self) -> None:
+        """The purge itself; releases the purge lock taken by `_maybe_purge`."""
+        try:
             deleted = self.purge(self.retention_days)
             if deleted:
                 log.info(
@@ -312,6 +397,7 @@ class Store:
         # write lock that writers queue on.
         return self.engine.connect().execution_options(awssec_readonly=True)
 
+    @guarded("reading answers", deadline=False)
     def answers_since(self, since: datetime, until: datetime | None = None) -> list[AnswerRow]:
         """Answers recorded at or after ``since`` (naive UTC or aware), oldest first."""
         stmt = select(answers).where(answers.c.created_at >= _naive_utc(since))
@@ -321,6 +407,7 @@ class Store:
         with self._read() as conn:
             return [_answer_row(row) for row in conn.execute(stmt)]
 
+    @guarded("reading votes", deadline=False)
     def votes_since(self, since: datetime) -> list[tuple[int, bool]]:
         """(answer_id, helpful) for votes on answers recorded since ``since``."""
         stmt = (
@@ -331,6 +418,7 @@ class Store:
         with self._read() as conn:
             return [(int(a), bool(h)) for a, h in conn.execute(stmt)]
 
+    @guarded("reading comments", deadline=False)
     def comments_since(self, since: datetime) -> list[tuple[int, str, datetime]]:
         """(answer_id, comment, created_at) for comments on answers recorded since ``since``."""
         stmt = (
@@ -342,10 +430,14 @@ class Store:
         with self._read() as conn:
             return [(int(a), c, t) for a, c, t in conn.execute(stmt)]
 
+    @guarded("reading an answer")
     def get_answer(self, answer_id: int) -> AnswerRow | None:
         """One recorded answer (to re-render it after a vote), or None if it does not exist."""
+        number = row_id(answer_id)
+        if number is None:
+            return None  # no row can have this id (and the driver would fail on it)
         with self._read() as conn:
-            row = conn.execute(select(answers).where(answers.c.id == int(answer_id))).first()
+            row = conn.execute(select(answers).where(answers.c.id == number)).first()
         if row is None:
             return None
         return _answer_row(row)
@@ -366,6 +458,14 @@ class Store:
             for table in (answers, votes, comments, events):
                 out[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
         return out
+
+
+def _known_answer_id(value: object) -> int:
+    number = row_id(value)
+    if number is None:
+        # Rejected at the edge, before the driver: an id that overflows BIGINT is bad data.
+        raise UnknownAnswerError(f"no answer with id {str(value)[:40]}")
+    return number
 
 
 def _naive_utc(value: datetime) -> datetime:

@@ -6,6 +6,7 @@ Shared by tests/slack/conftest.py and bench/load_http.py. Everything listens on 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -51,7 +52,37 @@ class Call:
     @property
     def token(self) -> str | None:
         auth = self.headers.get("authorization", "")
+        if auth.startswith("Basic "):  # oauth.v2.access: client id and secret, no token
+            return self.params.get("token")
         return auth.removeprefix("Bearer ") or self.params.get("token")
+
+    @property
+    def client_credentials(self) -> tuple[str, str] | None:
+        """(client_id, client_secret) as slack_sdk sends them to oauth.v2.access."""
+        auth = self.headers.get("authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            return client_id, secret
+        if self.params.get("client_id"):
+            return str(self.params["client_id"]), str(self.params.get("client_secret", ""))
+        return None
+
+
+@dataclass
+class Install:
+    """What the fake's oauth.v2.access hands out for one code (a workspace or an org)."""
+
+    code: str
+    team_id: str | None
+    bot_token: str
+    bot_user_id: str
+    bot_id: str
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
+    # Token rotation: set both and oauth.v2.access returns them (refreshes issue new ones).
+    refresh_token: str | None = None
+    expires_in: int | None = None
+    installer: str = "U0INSTALLER"
 
 
 class FakeSlackAPI:
@@ -60,6 +91,13 @@ class FakeSlackAPI:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.ws_url: str | None = None  # what apps.connections.open hands out
+        # OAuth: the app's credentials (None: any), codes not used yet, and who each bot
+        # token belongs to (auth.test answers per token; unknown tokens get the default bot).
+        self.oauth_client: tuple[str, str] | None = None
+        self._codes: dict[str, Install] = {}
+        self._refresh_tokens: dict[str, Install] = {}
+        self.identities: dict[str, Install] = {}
+        self._refreshes = 0
         self._failures: dict[str, list[tuple[int, float, str | None]]] = {}
         self._cond = threading.Condition()
         self._ts = 0
@@ -113,6 +151,15 @@ class FakeSlackAPI:
         """The next `times` calls to `method` get HTTP 200 {"ok": false, "error": error}."""
         with self._cond:
             self._failures.setdefault(method, []).extend([(200, 0, error)] * times)
+
+    def add_install(self, install: Install) -> Install:
+        """oauth.v2.access will exchange `install.code` (once) for this installation."""
+        with self._cond:
+            self._codes[install.code] = install
+            self.identities[install.bot_token] = install
+            if install.refresh_token:
+                self._refresh_tokens[install.refresh_token] = install
+        return install
 
     def clear_failures(self) -> None:
         with self._cond:
@@ -173,7 +220,8 @@ class FakeSlackAPI:
             return
 
         with self._cond:
-            self.calls.append(Call(method, path, params, headers))
+            call = Call(method, path, params, headers)
+            self.calls.append(call)
             script = self._failures.get(method)
             failure = script.pop(0) if script else None
             self._cond.notify_all()
@@ -187,9 +235,25 @@ class FakeSlackAPI:
         if method == "response_url":
             self._reply(handler, 200, None)
             return
-        self._reply(handler, 200, self._result(method, params))
+        self._reply(handler, 200, self._result(method, params, call))
 
-    def _result(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _result(self, method: str, params: dict[str, Any], call: Call) -> dict[str, Any]:
+        if method == "oauth.v2.access":
+            return self._oauth_access(call)
+        if method == "auth.test" and call.token in self.identities:
+            install = self.identities[call.token]
+            domain = str(install.team_id or install.enterprise_id).lower()
+            return {
+                "ok": True,
+                "url": f"https://{domain}.slack.com/",
+                "team": install.team_id,
+                "user": "awssec",
+                "team_id": install.team_id,
+                "user_id": install.bot_user_id,
+                "bot_id": install.bot_id,
+                "enterprise_id": install.enterprise_id,
+                "is_enterprise_install": install.is_enterprise_install,
+            }
         if method == "auth.test":
             return {
                 "ok": True,
@@ -210,9 +274,61 @@ class FakeSlackAPI:
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message_ts": ts}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V1", "type": "home"}}
+        if method == "chat.getPermalink":
+            channel, ts = str(params.get("channel")), str(params.get("message_ts"))
+            link = f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            return {"ok": True, "channel": channel, "permalink": link}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V2", "type": "modal"}}
         return {"ok": True}
+
+    def _oauth_access(self, call: Call) -> dict[str, Any]:
+        """oauth.v2.access: a code for an installation, or a refresh token for a new token."""
+        if self.oauth_client is not None and call.client_credentials != self.oauth_client:
+            return {"ok": False, "error": "invalid_client_id"}
+        with self._cond:
+            if call.params.get("grant_type") == "refresh_token":
+                install = self._refresh_tokens.pop(str(call.params.get("refresh_token")), None)
+                if install is None:
+                    return {"ok": False, "error": "invalid_refresh_token"}
+                self._refreshes += 1
+                install.bot_token = f"{install.bot_token.split('~')[0]}~r{self._refreshes}"
+                install.refresh_token = f"xoxe-1-refresh-{install.code}-{self._refreshes}"
+                self.identities[install.bot_token] = install
+                self._refresh_tokens[install.refresh_token] = install
+                return {
+                    "ok": True,
+                    "token_type": "bot",
+                    "access_token": install.bot_token,
+                    "refresh_token": install.refresh_token,
+                    "expires_in": install.expires_in or 43200,
+                }
+            install = self._codes.pop(str(call.params.get("code")), None)
+        if install is None:
+            return {"ok": False, "error": "invalid_code"}
+        team = {"id": install.team_id, "name": f"Team {install.team_id}"}
+        enterprise = (
+            {"id": install.enterprise_id, "name": f"Org {install.enterprise_id}"}
+            if install.enterprise_id
+            else None
+        )
+        response: dict[str, Any] = {
+            "ok": True,
+            "app_id": "A0TEST",
+            "authed_user": {"id": install.installer},
+            "scope": "app_mentions:read,chat:write,commands,im:history",
+            "token_type": "bot",
+            "access_token": install.bot_token,
+            "bot_user_id": install.bot_user_id,
+            # An org-wide install belongs to the organisation, not to a workspace.
+            "team": None if install.is_enterprise_install else team,
+            "enterprise": enterprise,
+            "is_enterprise_install": install.is_enterprise_install,
+        }
+        if install.refresh_token:
+            response["refresh_token"] = install.refresh_token
+            response["expires_in"] = install.expires_in or 43200
+        return response
 
     @staticmethod
     def _reply(
@@ -262,25 +378,38 @@ def unique(prefix: str = "") -> str:
     return f"{prefix}{os.getpid()}{next(_counter):06d}"
 
 
-def event_body(event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    return {
+def event_body(
+    event: dict[str, Any],
+    event_id: str | None = None,
+    *,
+    team_id: str = TEAM_ID,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
+    bot_user_id: str = BOT_USER_ID,
+) -> dict[str, Any]:
+    """An Events API envelope; the team (and org) arguments shape it as Slack does for
+    another workspace or an Enterprise Grid (org-wide) install."""
+    authorization: dict[str, Any] = {
+        "team_id": team_id,
+        "user_id": bot_user_id,
+        "is_bot": True,
+        "is_enterprise_install": is_enterprise_install,
+    }
+    body: dict[str, Any] = {
         "token": "legacy-verification-token",
-        "team_id": TEAM_ID,
+        "team_id": team_id,
         "api_app_id": "A0TEST",
         "event": event,
         "type": "event_callback",
         "event_id": event_id or unique("Ev"),
         "event_time": int(time.time()),
-        "authorizations": [
-            {
-                "team_id": TEAM_ID,
-                "user_id": BOT_USER_ID,
-                "is_bot": True,
-                "is_enterprise_install": False,
-            }
-        ],
+        "authorizations": [authorization],
         "is_ext_shared_channel": False,
     }
+    if enterprise_id is not None:
+        body["enterprise_id"] = enterprise_id
+        authorization["enterprise_id"] = enterprise_id
+    return body
 
 
 def mention_event(

@@ -15,7 +15,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from slack_bolt import App
 from slackfakes import (
+    BOT_TOKEN,
     SIGNING_SECRET,
     FakeSlackAPI,
     event_body,
@@ -142,6 +144,11 @@ def _health(wsgi: AwssecWSGI) -> dict:
 _HEALTH_ENVIRON = {"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"}
 
 
+def _bolt_app() -> App:
+    """A Bolt app with no listeners: /healthz never reaches it."""
+    return App(token=BOT_TOKEN, signing_secret="secret", token_verification_enabled=False)
+
+
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = Store.from_url(f"sqlite:///{tmp_path / 'awssec.db'}")
@@ -150,7 +157,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 
 def test_healthz_reports_failing_writes(slack_service, sqlite_store: Store) -> None:
-    wsgi = AwssecWSGI(object(), slack_service, "secret", sqlite_store)  # type: ignore[arg-type]
+    wsgi = AwssecWSGI(_bolt_app(), slack_service, "secret", sqlite_store)
     assert _health(wsgi)["database"] == {"backend": "sqlite", "ok": True}
     # From now on the file is read-only: reads still work, every write fails.
     sqlite_store.dispose()
@@ -161,7 +168,7 @@ def test_healthz_reports_failing_writes(slack_service, sqlite_store: Store) -> N
     )
     assert sqlite_store.ping() is None  # what /healthz used to look at
     failing = AwssecWSGI(
-        object(),  # type: ignore[arg-type]
+        _bolt_app(),
         slack_service,
         "secret",
         sqlite_store,
@@ -186,7 +193,7 @@ def test_healthz_answers_fast_while_the_database_hangs(slack_service) -> None:
 
     store = HangingStore()
     health = DatabaseHealth(store, interval=0, deadline=0.2, wait=0.1)  # type: ignore[arg-type]
-    wsgi = AwssecWSGI(object(), slack_service, "secret", store, health)  # type: ignore[arg-type]
+    wsgi = AwssecWSGI(_bolt_app(), slack_service, "secret", store, health)
     try:
         deadline = time.monotonic() + 5
         while True:

@@ -35,14 +35,27 @@ def test_manifest_declares_everything_the_app_handles() -> None:
     assert features["app_home"]["home_tab_enabled"] is True
     assert features["app_home"]["messages_tab_enabled"] is True
     settings = manifest["settings"]
+    # Exactly what the listeners handle: mentions, DMs, channel messages (follow-ups in the
+    # bot's threads, auto-answer channels), App Home, and the OAuth lifecycle events.
     assert set(settings["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "message.im",
+        "message.channels",
+        "message.groups",
         "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
     }
     assert settings["interactivity"]["is_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= scopes
+    assert scopes == {
+        "app_mentions:read",
+        "chat:write",
+        "commands",
+        "im:history",
+        "channels:history",
+        "groups:history",
+    }
 
 
 def test_procfile_lines() -> None:

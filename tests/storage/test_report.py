@@ -259,3 +259,158 @@ def test_grouping_ignores_a_long_paste_after_the_question() -> None:
         ]
     )
     assert [c.count for c in clusters] == [1, 1]
+
+
+# --- the tidied text stored with each miss ----------------------------------------------------
+
+
+def _stored_tidied(store: Store) -> dict[int, str | None]:
+    from sqlalchemy import select
+
+    from bot.storage.schema import answers
+
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(answers.c.id, answers.c.question_tidied)).all())
+
+
+def _set_tidied(store: Store, answer_id: int, value: str | None) -> None:
+    from bot.storage.schema import answers
+
+    with store.engine.begin() as conn:
+        conn.execute(
+            answers.update().where(answers.c.id == answer_id).values(question_tidied=value)
+        )
+
+
+def test_misses_store_their_tidied_text_and_answers_do_not(store: Store) -> None:
+    from bot.storage.report import SIGNATURE_BANDS, TIDY_VERSION, tidy_question
+
+    miss = _record(store, "How do I enable GuardDuty in every account?", [])
+    answered = _record(store, "What is KMS?", ["kms"])
+    stored = _stored_tidied(store)
+    assert stored[answered] is None
+    version, bands, tidied = stored[miss].split(":", 2)
+    assert version == str(TIDY_VERSION) and len(set(bands.split())) == SIGNATURE_BANDS
+    assert tidied == tidy_question("How do I enable GuardDuty in every account?")
+    assert tidied == "enable guardduty every account"
+
+
+def test_new_rows_and_old_rows_group_together(store: Store) -> None:
+    from bot.storage.report import tidy_question
+
+    # Three wordings (three different tidied texts, so only their band keys bring them
+    # together): one as recorded now, one from before the column (NULL), one stored by another
+    # version of the tidying, whose text must be ignored, not trusted. One group of three.
+    wordings = [
+        "How do I enable GuardDuty in every account?",
+        "how to turn on guardduty for every account",
+        "enabling GuardDuty across every account",
+    ]
+    assert len({tidy_question(w) for w in wordings}) == 3
+    new, old, other = (_record(store, w, []) for w in wordings)
+    unrelated = _record(store, "which KMS key encrypts CloudTrail logs by default", [])
+    stored = _stored_tidied(store)
+    assert stored[new] and stored[new].startswith("1:")
+    _set_tidied(store, old, None)
+    _set_tidied(store, other, "0:" + stored[unrelated].partition(":")[2])
+
+    report = build_report(store, timedelta(days=1))
+    assert [c.count for c in report.missed] == [3, 1]
+    assert "guardduty" in report.missed[0].example.lower()
+    assert report.missed[0].suggestions == [("kms", 3)]
+
+
+def test_stored_and_computed_tidied_texts_group_alike() -> None:
+    # Misses of many shapes, grouped from their stored values, from none (all old rows) and
+    # from half of each: the same groups, so old and new rows mix freely in one report.
+    from bot.storage.report import group_questions, stored_tidy
+
+    services = ["s3", "ec2", "lambda", "kms", "guardduty", "rds", "eks", "sqs"]
+    asks = [
+        "how do I encrypt {s} with a customer managed key",
+        "Can {s} be encrypted with a customer managed key from another account?",
+        "who patches {s} under the shared responsibility model",
+        "how to stop developers making {s} resources public",
+        "is {s} in scope for PCI DSS",
+        "enable logging for {s} in every account",
+    ]
+    openers = ["", "Hi team, ", "Quick question: ", "hey <@U02ABCDEF> "]
+    questions = [
+        f"{opener}{ask.format(s=service)}"
+        for ask in asks
+        for service in services
+        for opener in openers
+    ]
+    stored = [stored_tidy(q) for q in questions]
+    computed = group_questions(questions)
+    assert group_questions(questions, stored) == computed
+    half = [value if i % 2 else None for i, value in enumerate(stored)]
+    assert group_questions(questions, half) == computed
+    # Grouping happened at all (the comparison above is not between two lists of singletons).
+    assert len(computed[0]) >= len(openers) and len(computed) < len(questions) / 2
+
+
+def test_stored_tidied_text_never_holds_a_secret(store: Store) -> None:
+    import re
+
+    key_id = "AKIAIOSFODNN7EXAMPLE"
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    token = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+    question = (
+        f"why does rotating key {key_id} with secret aws_secret_access_key = {secret} fail? "
+        f"the bot token is {token}"
+    )
+    miss = _record(store, question, [])
+    tidied = _stored_tidied(store)[miss]
+    assert tidied and "rotating" in tidied and "fail" in tidied
+    # Every piece of each secret a tidied text could hold (lower case, split at punctuation).
+    pieces = [p for s in (key_id, secret, token) for p in re.split(r"[^a-z0-9]+", s.lower())]
+    assert [p for p in pieces if len(p) >= 6 and p in tidied] == []
+    # What the report shows of the question is the guarded text too.
+    (cluster,) = build_report(store, timedelta(days=1)).missed
+    assert key_id not in cluster.example and secret not in cluster.example
+
+
+def test_a_database_from_before_the_column_is_upgraded_and_its_misses_grouped(tmp_path) -> None:
+    # The answers table as releases before question_tidied created it, with one miss in it.
+    from sqlalchemy import Column, MetaData, Table, create_engine
+
+    from bot.storage.schema import answers
+    from bot.storage.store import utcnow
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    before = Table(
+        "answers",
+        MetaData(),
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in answers.columns
+            if c.name != "question_tidied"
+        ),
+    )
+    before.create(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            before.insert(),
+            {
+                "created_at": utcnow(),
+                "question": "how to turn on guardduty for every account",
+                "topic_ids": [],
+                "suggestion_ids": ["guardduty"],
+                "confidence": 0.2,
+                "is_miss": True,
+                "surface": "mention",
+            },
+        )
+    engine.dispose()
+
+    store = Store.from_url(url)  # adds the column; the old row keeps NULL
+    try:
+        _record(store, "How do I enable GuardDuty in every account?", [])
+        assert sorted(v is None for v in _stored_tidied(store).values()) == [False, True]
+        (cluster,) = build_report(store, timedelta(days=1)).missed
+        assert cluster.count == 2
+        assert dict(cluster.suggestions) == {"guardduty": 1, "kms": 1}
+    finally:
+        store.dispose()

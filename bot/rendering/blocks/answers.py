@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot.config import experts_enabled
 from bot.knowledge.model import KnowledgeBase, Topic
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering import phrases
@@ -28,6 +29,7 @@ from bot.rendering.blocks.elements import (
 )
 from bot.rendering.blocks.feedback import feedback_blocks
 from bot.rendering.blocks.ids import (
+    ACTION_ASK_EXPERTS,
     ACTION_OPEN_DOCS,
     ACTION_SHARE,
     ACTION_SHOW_TOPIC,
@@ -36,7 +38,7 @@ from bot.rendering.blocks.ids import (
     encode_answer,
 )
 from bot.rendering.mrkdwn import escape_mrkdwn, plain_from_slack, truncate
-from bot.rendering.text import render_text
+from bot.rendering.text import render_text, stale_label
 
 # "Reviewed Nov 2026": month and year say how fresh the facts are; the day adds nothing.
 REVIEWED_FORMAT = "Reviewed %b %Y"
@@ -77,8 +79,11 @@ def reviewed_label(reviewed: dt.date | None) -> str | None:
 def _topic_context(topic: Topic) -> str:
     """The line under a topic's name: its category and, when known, when it was reviewed."""
     parts = [f"_{escape_mrkdwn(topic.category)}_"]
+    stale = stale_label(topic)
     reviewed = reviewed_label(topic.reviewed)
-    if reviewed:
+    if stale:
+        parts.append(f":warning: {escape_mrkdwn(stale)}")
+    elif reviewed:
         parts.append(escape_mrkdwn(reviewed))
     return " · ".join(parts)
 
@@ -106,6 +111,7 @@ def render_blocks(
     kb: KnowledgeBase | None = None,
     answer_id: int | None = None,
     ids: ActionIds | None = None,
+    ask_experts: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Block Kit for `answer`.
 
@@ -113,6 +119,8 @@ def render_blocks(
     `shareable` adds the "Share in channel" button (for ephemeral answers); `kb` resolves
     related topic ids to names; `answer_id` (the recorded answer) adds the feedback buttons.
     `ids` numbers the buttons: pass the one used for other blocks of the same message.
+    `ask_experts` adds "Ask the security team" to a recorded miss (None: when
+    AWSSEC_EXPERTS_CHANNEL is set).
     """
     ids = ids or ActionIds()
     blocks: list[dict[str, Any]] = []
@@ -146,6 +154,13 @@ def render_blocks(
             blocks += _did_you_mean(answer.suggestions, ids, phrases.DID_YOU_MEAN)
         hint = phrases.LIST_HINT.format(list_command=f"{SLASH_COMMAND} list")
         blocks.append(context_block(escape_mrkdwn(hint)))
+        if answer_id is not None and (experts_enabled() if ask_experts is None else ask_experts):
+            # The value is the recorded miss: the hand-off reads the (guarded) question
+            # and who asked from the database, never from the button.
+            ask = button_element(
+                "Ask the security team", ids(ACTION_ASK_EXPERTS), value=str(int(answer_id))
+            )
+            blocks += actions_blocks([ask])
 
     footer: list[dict[str, Any]] = []
     if shareable and answer.kind in (AnswerKind.TOPIC, AnswerKind.COMPARISON) and answer.topics:
@@ -173,10 +188,16 @@ def render_message(
     shareable: bool = False,
     kb: KnowledgeBase | None = None,
     answer_id: int | None = None,
+    ask_experts: bool | None = None,
 ) -> dict[str, Any]:
     """`text` + `blocks`, ready to pass to chat.postMessage, say() or respond()."""
     blocks = render_blocks(
-        answer, asked_by=asked_by, shareable=shareable, kb=kb, answer_id=answer_id
+        answer,
+        asked_by=asked_by,
+        shareable=shareable,
+        kb=kb,
+        answer_id=answer_id,
+        ask_experts=ask_experts,
     )
     return {"text": render_fallback_text(answer, asked_by=asked_by, kb=kb), "blocks": blocks}
 

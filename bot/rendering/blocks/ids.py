@@ -33,7 +33,32 @@ COMMENT_BLOCK_ID = "awssec_comment"
 COMMENT_ACTION_ID = "comment"
 MAX_COMMENT_CHARS = 2000
 
+# Teaching (bot/rendering/blocks/teaching.py). The topic menus carry what they teach in their
+# block id: "<prefix>:<reference>:<fresh suffix>" (read it back with `block_reference`); the
+# chosen topic id is the selected option's value.
+ACTION_TEACH = "awssec_teach"  # "Answer with…" on a missed group; block: TEACH_BLOCK_ID
+ACTION_CORRECT = "awssec_correct"  # "the right topic is…" on a vote; block: CORRECT_BLOCK_ID
+ACTION_ASK_EXPERTS = "awssec_ask_experts"  # button on a miss; value: the recorded answer's id
+ACTION_EXPERT_TOPIC = "awssec_expert_topic"  # "Answer with topic…"; block: HANDOFF_BLOCK_ID
+ACTION_EXPERT_WRITE = "awssec_expert_write"  # "Write an answer"; value: the hand-off id
+TEACH_BLOCK_ID = "awssec_teach"  # reference: a group key
+CORRECT_BLOCK_ID = "awssec_correct"  # reference: the recorded answer's id
+HANDOFF_BLOCK_ID = "awssec_handoff"  # reference: the hand-off id
+# The expert's "Write an answer" modal (private_metadata: the hand-off id).
+VIEW_EXPERT_ANSWER = "awssec_expert_answer"
+EXPERT_ANSWER_BLOCK_ID = "awssec_expert_answer_text"
+EXPERT_ANSWER_ACTION_ID = "answer"
+MAX_EXPERT_ANSWER_CHARS = 3000
+
 SLASH_COMMAND = "/awssec"
+
+
+def block_reference(block_id: str | None, prefix: str) -> str | None:
+    """The reference in a teaching block id ("awssec_teach:<key>:<suffix>" → "<key>")."""
+    parts = str(block_id or "").split(":")
+    if len(parts) >= 2 and parts[0] == prefix and parts[1]:
+        return parts[1]
+    return None
 
 
 def action_id_pattern(action: str) -> re.Pattern[str]:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer
-from bot.slack.reliability.breaker import DatabaseBreaker
 from bot.slack.reliability.dedup import Deduplicator
 
 if TYPE_CHECKING:
@@ -22,7 +21,9 @@ class AnswerSource(Protocol):
     @property
     def knowledge(self) -> KnowledgeBase: ...
 
-    def answer(self, question: str) -> Answer: ...
+    def answer(
+        self, question: str, *, team_id: str | None = None, context_topic: str | None = None
+    ) -> Answer: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,8 +34,6 @@ class Deps:
     store: Store | None = None
     # Slack user ids allowed to see `/awssec report`.
     admins: frozenset[str] = field(default_factory=frozenset)
-    # Keeps answering fast while the database fails or hangs (shared with the deduplicator).
-    breaker: DatabaseBreaker = field(default_factory=DatabaseBreaker)
 
     # Bolt deep-copies `context` for every lazy listener; these are shared, long-lived
     # objects (a matcher index, a lock-guarded cache), so the "copy" is the object itself.
@@ -45,8 +44,14 @@ class Deps:
         return self
 
     def is_admin(self, user_id: str | None, team_id: str | None = None) -> bool:
-        """May `user_id` (in `team_id`) see reports and teach the bot? AWSSEC_ADMINS today."""
-        return bool(user_id) and user_id in self.admins
+        """May `user_id` (in `team_id`) see reports and teach the bot?
+
+        AWSSEC_ADMINS holds plain user ids (an admin in every team) and `TEAM:USER` pairs
+        (an admin in that team only).
+        """
+        if not user_id:
+            return False
+        return user_id in self.admins or (bool(team_id) and f"{team_id}:{user_id}" in self.admins)
 
 
 def deps_of(context: Any) -> Deps:

@@ -25,9 +25,10 @@ from bot.rendering.blocks.catalogue import help_message, list_message
 from bot.rendering.blocks.elements import MAX_MESSAGE_BLOCKS
 from bot.rendering.blocks.ids import ActionIds
 from bot.slack.answering.deps import Deps
-from bot.slack.reliability.breaker import DatabaseSkipped
-from bot.slack.reliability.breaker import describe_error as describe_error
+from bot.slack.reliability.claims import claimed_in_ack
 from bot.slack.reliability.dedup import Deduplicator, event_key, message_key
+from bot.storage.breaker import describe_error as describe_error
+from bot.storage.errors import StorageError, StorageUnavailable
 
 # Where to send someone who pasted a credential: a topic of the knowledge when it has one
 # (first id found wins), else a fixed page.
@@ -133,7 +134,9 @@ def new_question(
     deps: Deps, body: dict[str, Any], event: dict[str, Any], context: Any, logger: logging.Logger
 ) -> str | None:
     """The question of a message event, without the bot's mention; None for a re-delivery."""
-    if not first_delivery(deps.dedup, body, event):
+    # Mentions and DMs are claimed in their ack (durably, bot/slack/reliability/claims.py).
+    claimed = claimed_in_ack(context)
+    if not (first_delivery(deps.dedup, body, event) if claimed is None else claimed):
         logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
         return None
     return strip_bot_mention(event.get("text") or "", bot_user_id_of(context, body))
@@ -162,6 +165,37 @@ class Where:
     team_id: str | None
     user_id: str | None
     channel_id: str | None
+    # The Enterprise Grid organisation (None outside Grid): with team_id, which install.
+    enterprise_id: str | None = None
+
+
+def enterprise_of(body: dict[str, Any]) -> str | None:
+    """The Enterprise Grid id of a payload (events, commands, interactivity), else None.
+
+    Where Slack puts it: `enterprise.id` (interactivity), `enterprise_id` (events, slash
+    commands), `team.enterprise_id` (views), the event's first authorization.
+    """
+    enterprise, team = body.get("enterprise"), body.get("team")
+    authorizations = body.get("authorizations")
+    first = authorizations[0] if isinstance(authorizations, list) and authorizations else None
+    candidates = (
+        enterprise.get("id") if isinstance(enterprise, dict) else None,
+        body.get("enterprise_id"),
+        team.get("enterprise_id") if isinstance(team, dict) else None,
+        first.get("enterprise_id") if isinstance(first, dict) else None,
+    )
+    return next((value for value in candidates if isinstance(value, str) and value), None)
+
+
+def event_where(surface: str, body: dict[str, Any], event: dict[str, Any]) -> Where:
+    """Who asked where, for a message or mention event (team and enterprise included)."""
+    return Where(
+        surface,
+        body.get("team_id"),
+        event.get("user"),
+        event.get("channel"),
+        enterprise_of(body),
+    )
 
 
 def clicked_where(body: dict[str, Any], surface: str) -> Where:
@@ -171,7 +205,7 @@ def clicked_where(body: dict[str, Any], surface: str) -> Where:
         "id"
     )
     team = (body.get("team") or {}).get("id") or user.get("team_id")
-    return Where(surface, team, user.get("id"), channel)
+    return Where(surface, team, user.get("id"), channel, enterprise_of(body))
 
 
 def record_answer(
@@ -180,15 +214,13 @@ def record_answer(
     """Record `answer` (a miss when it has no topics); its id, or None when not recorded.
 
     Storage trouble is logged and swallowed: the reply is sent whatever the database does.
-    After a failure the breaker skips recording for a while (logged once), so a failing or
-    hung database does not slow every reply down.
+    While the database is unavailable the store's breaker refuses at once (logged once per
+    outage), so a failing or hung database does not slow every reply down.
     """
     if deps.store is None or answer.kind not in _RECORDED_KINDS:
         return None
     try:
-        return deps.breaker.call(
-            f"recording an answer ({where.surface})",
-            deps.store.record_answer,
+        return deps.store.record_answer(
             question=answer.question if question is None else question,
             topic_ids=answer.topic_ids,
             suggestion_ids=answer.suggestion_ids,
@@ -197,14 +229,15 @@ def record_answer(
             user_id=where.user_id,
             channel_id=where.channel_id,
             surface=where.surface,
+            enterprise_id=where.enterprise_id,
         )
-    except DatabaseSkipped as skipped:  # never lose the reply because of storage
-        if skipped.__cause__ is not None:
-            logger.error(
-                "could not record an answer (%s): %s",
-                where.surface,
-                describe_error(skipped.__cause__),
-            )
+    except StorageUnavailable:  # never lose the reply because of storage; logged once
+        return None
+    except StorageError as exc:  # this record was refused (logged once by the store)
+        logger.debug("answer not recorded (%s): %s", where.surface, exc)
+        return None
+    except Exception as exc:  # not the store's own error: still the reply goes out
+        logger.error("could not record an answer (%s): %s", where.surface, describe_error(exc))
         return None
 
 
@@ -213,6 +246,10 @@ class Reply:
     message: dict[str, Any]  # text + blocks
     # True when the question held a credential: show it only to the asker (ephemeral).
     private: bool = False
+    # What the matcher answered (None for help, lists and credential warnings).
+    answer: Answer | None = None
+    # True when nothing is to be posted: below `min_confidence` (nothing recorded either).
+    silent: bool = False
 
 
 def build_reply(
@@ -222,11 +259,16 @@ def build_reply(
     logger: logging.Logger,
     *,
     shareable: bool = False,
+    context_topic: str | None = None,
+    min_confidence: float | None = None,
 ) -> Reply:
     """Answer `question`, record it, and render it with feedback buttons.
 
     A question holding a credential gets a private warning instead (and the answer to the
     rest of the question); the credential is never echoed, stored or logged.
+    `context_topic`: the topic of the conversation (a thread's follow-ups). With
+    `min_confidence` (messages nobody addressed to the bot: follow-ups, auto-answer) only a
+    topic answered at that confidence or more is posted; anything else is `silent`.
     """
     # The guard reads the whole message before anything is cut.
     findings = guard.find_secrets(question[:MAX_SCANNED_CHARS])
@@ -240,13 +282,17 @@ def build_reply(
         return Reply(list_message(kb))
     if word in HELP_WORDS:
         return Reply(help_message())
-    answer = deps.service.answer(question)
+    # team_id: the learned questions taught to that workspace (and to every one) apply.
+    answer = deps.service.answer(question, team_id=where.team_id, context_topic=context_topic)
+    if min_confidence is not None and (not answer.answered or answer.confidence < min_confidence):
+        return Reply({}, answer=answer, silent=True)
     answer_id = record_answer(deps, answer, where, logger)
     if guard.looks_secret_shaped(question):
         # Replies quote the question ("I don't know" and the shared "asked: …"): never a
         # key-like run, even one the guard cannot name.
         answer = dataclasses.replace(answer, question=QUESTION_NOT_QUOTED)
-    return Reply(render_message(answer, kb=kb, shareable=shareable, answer_id=answer_id))
+    message = render_message(answer, kb=kb, shareable=shareable, answer_id=answer_id)
+    return Reply(message, answer=answer)
 
 
 def _guarded_reply(
@@ -266,7 +312,9 @@ def _guarded_reply(
         stripped.append(question[pos : finding.start])
         pos = finding.end
     stripped.append(question[pos:])
-    answer = deps.service.answer(" ".join(" ".join(stripped).split())[:MAX_QUESTION_CHARS])
+    answer = deps.service.answer(
+        " ".join(" ".join(stripped).split())[:MAX_QUESTION_CHARS], team_id=where.team_id
+    )
     redacted = guard.redact(question)[:MAX_QUESTION_CHARS]
     record_answer(deps, answer, where, logger, question=redacted)
     logger.warning(

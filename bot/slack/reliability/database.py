@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
+from bot import config
 from bot.config import SettingsError
 
 if TYPE_CHECKING:
@@ -16,16 +16,13 @@ def open_store() -> Store:
 
     Raises `SettingsError` with one line naming the variable; passwords are never shown.
     """
-    from bot.storage import StorageError, Store, retention_days_from_env
+    from bot.storage import StorageError, Store
 
-    try:
-        retention_days = retention_days_from_env()
-    except StorageError as exc:
-        raise SettingsError(str(exc)) from None
+    retention_days = config.retention_days()
     try:
         return Store.from_url(retention_days=retention_days)
     except StorageError as exc:
-        if os.environ.get("DATABASE_URL", "").strip():
+        if config.database_url():
             raise SettingsError(f"DATABASE_URL: {exc}") from None
         raise SettingsError(
             f"DATABASE_URL is not set and the default SQLite database failed: {exc}"

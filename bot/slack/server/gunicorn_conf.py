@@ -91,6 +91,14 @@ def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     install_log_filters(_settings.secrets)
 
 
+def worker_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    # In the exiting worker, before its thread pools shut down: it still answers what it
+    # acked (renewing those claims meanwhile) but takes over no other worker's claims.
+    from bot.slack.reliability.claims import stop_taking_over_in_process
+
+    stop_taking_over_in_process()
+
+
 def on_exit(server) -> None:  # type: ignore[no-untyped-def]
     remove_snapshot(_snapshot)
 
@@ -122,7 +130,7 @@ class _ArrivingRequest:
         self.sent_continue = False
 
 
-def request_is_complete(data: bytes) -> bool:
+def request_is_complete(data: bytes | bytearray) -> bool:
     """True once `data` holds the headers and the whole body (or is something the parser will
     refuse anyway: headers too big, a body too big for the app, which refuses it unread)."""
     end = data.find(b"\r\n\r\n")
@@ -138,7 +146,7 @@ def request_is_complete(data: bytes) -> bool:
     return body_bytes >= declared or declared > MAX_BODY_BYTES
 
 
-def _expects_continue(data: bytes) -> bool:
+def _expects_continue(data: bytes | bytearray) -> bool:
     end = data.find(b"\r\n\r\n")
     return end >= 0 and b"\r\nexpect: 100-continue" in data[:end].lower()
 

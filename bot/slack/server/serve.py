@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from bot.config import KNOWLEDGE_RELOAD_SECONDS, Settings, SettingsError
+from bot.config import KNOWLEDGE_RELOAD_SECONDS, Settings, SettingsError, server_environment
 from bot.slack.server.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ def _why(exc: BaseException) -> str:
         hint = " (check SLACK_APP_TOKEN)" if error in _TOKEN_ERRORS else ""
         reason = f"Slack answered HTTP {exc.response.status_code} {error}{hint}"
     else:
-        reason = getattr(exc, "reason", None) or exc
-        reason = f"{type(exc).__name__}: {reason}" if str(reason) else type(exc).__name__
+        detail = getattr(exc, "reason", None) or exc
+        reason = f"{type(exc).__name__}: {detail}" if str(detail) else type(exc).__name__
     text = " ".join(str(reason).split())[:300]
     for token in _TOKEN.findall(text):
         text = text.replace(token, "[redacted]")
@@ -122,10 +122,8 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 def exec_gunicorn(settings: Settings) -> int:
     """Replace this process with gunicorn, so signals and exit codes are gunicorn's."""
-    env = dict(os.environ)
-    if settings.knowledge_path:
-        # gunicorn workers build the app from the environment.
-        env["AWSSEC_KNOWLEDGE"] = settings.knowledge_path
+    # gunicorn workers build the app from the environment.
+    env = server_environment(settings.knowledge_path)
     # This interpreter's gunicorn, not whichever one comes first on PATH.
     argv = [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS]
     sys.stdout.flush()

@@ -1,10 +1,11 @@
 """The WSGI application for gunicorn: `bot.slack.server.wsgi:application`.
 
 `POST /slack/events` (events, slash commands, interactivity) goes to Bolt; `GET /healthz`
-reports the knowledge in use, the last knowledge load error and the database; anything else
-is 404. The app is built when gunicorn first asks for `application` (in each worker, after
-the fork, so every worker opens its own database connections); importing this module has
-no side effects.
+reports the knowledge in use, the last knowledge load error and the database; with OAuth
+(many workspaces), `GET /slack/install` and `GET /slack/oauth_redirect` run Bolt's install
+flow; anything else is 404. The app is built when gunicorn first asks for `application` (in
+each worker, after the fork, so every worker opens its own database connections); importing
+this module has no side effects.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def _first(value: Any) -> str | None:
 # that is present must have this type; anything else would crash Bolt (a 500).
 _TOP_OBJECTS = ("event", "view", "message", "container", "user", "team", "enterprise", "channel")
 _TOP_LISTS_OF_OBJECTS = ("actions", "authorizations", "response_urls")
-_TOP_STRINGS = ("type", "callback_id", "action_id", "block_id", "command", "response_url")
+_TOP_STRINGS: tuple[str, ...] = ("type", "callback_id", "action_id", "block_id", "command")
+_TOP_STRINGS += ("response_url",)
 _TOP_STRINGS += ("trigger_id", "text", "team_id", "user_id", "channel_id", "enterprise_id")
 _TOP_STRINGS += ("api_app_id", "challenge")
 # Inside the objects Bolt or our listeners look into: (string fields, object fields).
@@ -293,7 +295,7 @@ class DatabaseHealth:
         self._done.set()
 
     def _write_problem(self) -> str | None:
-        from bot.slack.reliability.breaker import describe_error
+        from bot.storage.breaker import describe_error
 
         try:
             # Expires at once, so every check really writes (and the purge removes it).
@@ -315,6 +317,9 @@ class AwssecWSGI:
         database_health: DatabaseHealth | None = None,
     ) -> None:
         self.slack = _TolerantRequestHandler(app, EVENTS_PATH, signing_secret)
+        # Bolt's install page and OAuth redirect (its WSGI adapter serves them on GET).
+        flow = app.oauth_flow
+        self.oauth_paths = (flow.install_path, flow.redirect_uri_path) if flow else ()
         self.service = service
         self.store = store
         if database_health is None and store is not None:
@@ -337,6 +342,10 @@ class AwssecWSGI:
                 # Checked here because the signature check itself would fail with a
                 # traceback (500) on a timestamp that is not a number.
                 return _plain(start_response, "401 Unauthorized", "invalid request")
+            return self.slack(environ, start_response)
+        if path in self.oauth_paths:
+            if method != "GET":
+                return _plain(start_response, "405 Method Not Allowed", "GET only")
             return self.slack(environ, start_response)
         if path == EVENTS_PATH:
             return _plain(start_response, "405 Method Not Allowed", "POST only")
@@ -421,11 +430,17 @@ def create_wsgi_app(knowledge_path: str | None = None) -> AwssecWSGI:
     store = open_store()
     kb = service.knowledge
     log.info(
-        "awssec HTTP app ready: %d topics, knowledge version %s, database %s",
+        "awssec HTTP app ready: %d topics, knowledge version %s, database %s, %s",
         len(kb),
         kb.version,
         store.url,
+        "many workspaces (OAuth: /slack/install)" if settings.oauth else "one workspace",
     )
+    if settings.oauth and settings.bot_token:
+        log.warning(
+            "SLACK_BOT_TOKEN is ignored: with SLACK_CLIENT_ID each team's token comes from "
+            "its installation (install through /slack/install)"
+        )
     app = create_app(settings, service, store=store)
     return AwssecWSGI(app, service, settings.signing_secret, store)
 

@@ -31,7 +31,7 @@ from bot.rendering.blocks.feedback import (
 from bot.rendering.blocks.ids import ACTION_FEEDBACK_HELPFUL, is_feedback_note
 from bot.slack.answering.deps import Deps, deps_of
 from bot.slack.answering.replies import clicked_where, describe_error, send
-from bot.slack.reliability.breaker import DatabaseSkipped
+from bot.storage.errors import StorageError
 
 ANSWER_GONE = (
     "Thanks! That answer is too old to rate now (old records are removed). "
@@ -94,10 +94,8 @@ def handle_feedback(
             )
 
     try:
-        # Through the breaker: while the database is failing, say so at once.
-        deps.breaker.call(
-            "recording a vote",
-            deps.store.record_vote,
+        # The store's breaker refuses at once while the database is unavailable.
+        deps.store.record_vote(
             answer_id=answer_id,
             team_id=team,
             user_id=user,
@@ -107,9 +105,8 @@ def handle_feedback(
     except LookupError:  # UnknownAnswerError: purged, or never recorded
         refused(ANSWER_GONE)
         return
-    except DatabaseSkipped as skipped:
-        if skipped.__cause__ is not None:
-            logger.error("could not record a vote: %s", describe_error(skipped.__cause__))
+    except StorageError as exc:  # StorageUnavailable (logged by the breaker) or a bad record
+        logger.error("could not record a vote: %s", exc)
         refused(CANNOT_RECORD)
         return
 

@@ -9,6 +9,9 @@ from typing import Any
 from slack_bolt import BoltContext, Respond
 
 from bot.rendering.blocks.catalogue import help_message, list_message, report_message
+from bot.rendering.blocks.elements import context_block
+from bot.rendering.blocks.teaching import report_with_teaching
+from bot.rendering.mrkdwn import escape_mrkdwn
 from bot.slack.answering.deps import Deps, deps_of
 from bot.slack.answering.replies import (
     HELP_WORDS,
@@ -18,6 +21,8 @@ from bot.slack.answering.replies import (
     describe_error,
     send,
 )
+from bot.slack.listeners.actions.teach import TEACHING_UNAVAILABLE, Unavailable, teaching_section
+from bot.slack.listeners.commands.autoanswer import AUTOANSWER, autoanswer_reply
 
 DEFAULT_REPORT_SINCE = "7d"
 # `report`, `report 30d`: anything else starting with "report" is a question.
@@ -42,12 +47,22 @@ def handle_awssec(
     text = " ".join((command.get("text") or "").split())
     word = text.lower()
     report = _REPORT.match(text)
+    autoanswer = AUTOANSWER.match(text)
     if not text or word in HELP_WORDS:
         message = help_message()
     elif word in LIST_WORDS:
         message = list_message(service.knowledge)
     elif report:
-        message = report_reply(deps, command.get("user_id"), report.group(1), logger)
+        message = report_reply(
+            deps,
+            command.get("user_id"),
+            report.group(1),
+            logger,
+            team_id=command.get("team_id"),
+            enterprise_id=command.get("enterprise_id"),
+        )
+    elif autoanswer:
+        message = autoanswer_reply(deps, command, autoanswer.group(1), logger)
     else:
         where = Where(
             "slash", command.get("team_id"), command.get("user_id"), command.get("channel_id")
@@ -57,10 +72,17 @@ def handle_awssec(
 
 
 def report_reply(
-    deps: Deps, user_id: str | None, since_text: str | None, logger: logging.Logger
+    deps: Deps,
+    user_id: str | None,
+    since_text: str | None,
+    logger: logging.Logger,
+    *,
+    team_id: str | None = None,
+    enterprise_id: str | None = None,
 ) -> dict[str, Any]:
-    """The report summary for admins; a polite refusal for everyone else."""
-    if not deps.is_admin(user_id):
+    """The report summary for admins, with the teaching part (topic menus for the missed
+    groups and "Not helpful" votes); a polite refusal for everyone else."""
+    if not deps.is_admin(user_id, team_id):
         logger.info("report refused for a non-admin user %s", user_id)
         return {"text": NOT_ADMIN}
     if deps.store is None:
@@ -72,8 +94,20 @@ def report_reply(
     except ValueError:
         return {"text": "Use `/awssec report` or `/awssec report 30d` (m, h, d or w)."}
     try:
-        summary = format_summary(build_report(deps.store, since))
+        built = build_report(deps.store, since)
+        summary = format_summary(built)
     except Exception as exc:  # a report must never take the listener down
         logger.error("report failed: %s", describe_error(exc))
         return {"text": REPORT_FAILED}
-    return report_message(summary)
+    message = report_message(summary)
+    try:
+        section = teaching_section(
+            deps,
+            built,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            period=f"last {since_text or DEFAULT_REPORT_SINCE}",
+        )
+    except Unavailable:
+        section = [context_block(escape_mrkdwn(TEACHING_UNAVAILABLE))]
+    return report_with_teaching(message["blocks"], section, message["text"])

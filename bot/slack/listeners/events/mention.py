@@ -16,6 +16,7 @@ from bot.slack.answering.replies import (
     new_question,
     send,
 )
+from bot.slack.listeners.events import conversations
 
 
 def is_fresh_mention(event: dict[str, Any]) -> bool:
@@ -35,7 +36,10 @@ def handle_app_mention(
     if question is None:
         return
     where = Where("mention", body.get("team_id"), event.get("user"), event.get("channel"))
-    reply = build_reply(deps, question, where, logger)
+    # In a thread the bot answered in, the thread's topic is the mention's context too.
+    thread = conversations.live_thread(deps, body, event, logger)
+    topic = thread.topic_id if thread is not None else None
+    reply = build_reply(deps, question, where, logger, context_topic=topic)
     if reply.private:
         # A credential in a channel: warn only the asker, nothing in the thread.
         send(
@@ -50,4 +54,6 @@ def handle_app_mention(
         return
     # A mention inside a thread is answered in that thread; otherwise start one.
     thread_ts = event.get("thread_ts") or event.get("ts")
-    send(say, logger, "reply to mention", thread_ts=thread_ts, **reply.message)
+    if send(say, logger, "reply to mention", thread_ts=thread_ts, **reply.message):
+        # Follow-ups in this thread are answered without a mention for a while.
+        conversations.remember_thread(deps, where, str(thread_ts), reply, logger)

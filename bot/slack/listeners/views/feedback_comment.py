@@ -9,8 +9,7 @@ from slack_bolt import BoltContext
 
 from bot.rendering.blocks.feedback import comment_answer_id, comment_text
 from bot.slack.answering.deps import deps_of
-from bot.slack.answering.replies import describe_error
-from bot.slack.reliability.breaker import DatabaseSkipped
+from bot.storage.errors import StorageError
 
 
 def handle_feedback_comment(
@@ -27,15 +26,9 @@ def handle_feedback_comment(
     if store is None or answer_id is None or not user or not comment:
         return
     try:
-        deps.breaker.call(
-            "recording a comment",
-            store.record_comment,
-            answer_id=answer_id,
-            user_id=user,
-            comment=comment,
-        )
+        # The store's breaker refuses at once while the database is unavailable.
+        store.record_comment(answer_id=answer_id, user_id=user, comment=comment)
     except LookupError:  # UnknownAnswerError: the answer was purged meanwhile
         logger.info("comment on answer %s dropped: the answer no longer exists", answer_id)
-    except DatabaseSkipped as skipped:
-        reason = describe_error(skipped.__cause__) if skipped.__cause__ else "database skipped"
-        logger.error("could not record a comment: %s", reason)
+    except StorageError as exc:  # StorageUnavailable (logged by the breaker) or a bad record
+        logger.error("could not record a comment: %s", exc)
