@@ -26,7 +26,11 @@ KNOWLEDGE_RELOAD_SECONDS = 2.0
 # app.py for why these values.
 DEFAULT_WEB_CONCURRENCY = 2
 DEFAULT_WEB_THREADS = 4
-DEFAULT_LISTENER_THREADS = 4
+# Answering threads mostly wait (for their database commit, for Slack's Web API), so they
+# are sized for latency, not cores: at 500 events/s on 2 cores (bench/load_http.py) 32 gave
+# reply p99 249 ms vs 307 ms with 16, and with a Web API answering after 100 ms (250/s)
+# 446 ms vs 1.4 s; with 4, replies fell seconds behind. Each idle thread costs a little memory.
+DEFAULT_LISTENER_THREADS = 32
 MAX_COUNT = 256  # far above anything useful; catches typos such as 40000
 # Posts per minute into one channel (AWSSEC_CHANNEL_POSTS_PER_MINUTE; 0 turns the spacing
 # off): Slack allows about one a second per channel and answers faster posting with 429.
@@ -118,6 +122,21 @@ class Settings:
     experts_channel: str | None = None
     experts_group: str | None = None
     notify_askers: bool = True
+
+    @property
+    def teaching(self) -> TeachingSettings:
+        """The teaching fields as one value (what the teaching listeners read)."""
+        return TeachingSettings(self.experts_channel, self.experts_group, self.notify_askers)
+
+    @property
+    def experts_enabled(self) -> bool:
+        """Is the security team's hand-off on ("Ask the security team" on misses)?"""
+        return self.experts_channel is not None
+
+    @property
+    def conversations(self) -> ConversationSettings:
+        """The follow-up and auto-answer fields as one value."""
+        return ConversationSettings(self.followup_minutes, self.autoanswer_threshold)
 
     @property
     def socket_mode(self) -> bool:
@@ -522,15 +541,6 @@ def teaching_settings(environ: Mapping[str, str] | None = None) -> TeachingSetti
             f"AWSSEC_NOTIFY_ASKERS is malformed: {notify_text[:40]!r} is not true or false"
         )
     return TeachingSettings(channel, group, notify_text in _TRUE_WORDS)
-
-
-def experts_enabled(environ: Mapping[str, str] | None = None) -> bool:
-    """Is the security team's hand-off on? False for a malformed setting too (start-up has
-    already refused it with a clear line; renderers must not fail over it)."""
-    try:
-        return teaching_settings(environ).experts_enabled
-    except SettingsError:
-        return False
 
 
 def _load_dotenv() -> None:

@@ -11,6 +11,7 @@ whole topic) out of the index without rebuilding it: see `impact_without`.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -74,8 +75,8 @@ class TopicIndex:
     # term -> number of topics using it anywhere, and its BM25 idf
     document_frequency: dict[str, int]
     idf: dict[str, float]
-    # term -> [(topic index, impact in 0..1 over all fields, then per field group)]
-    postings: dict[str, list[tuple[int, tuple[float, ...]]]]
+    # term -> {topic index: impact in 0..1 over all fields, then per field group}
+    postings: dict[str, dict[int, tuple[float, ...]]]
     # phrase (tuple of stems) -> topic indexes whose name or alias it is
     phrases: dict[tuple[str, ...], list[int]]
     longest_phrase: int
@@ -128,7 +129,19 @@ class TopicIndex:
 
 
 def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> TopicIndex:
-    params = params or RetrievalParams()
+    # The index is hundreds of thousands of small acyclic objects (dicts, tuples, floats):
+    # the cyclic collector would walk the growing heap again and again while they are made
+    # (~15% of the build at 2,000 topics) and can free none of them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_index(kb, params or RetrievalParams())
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     field_counts: list[dict[str, Counter[str]]] = []
     field_lengths: list[dict[str, int]] = []
     question_terms: list[list[Counter[str]]] = []
@@ -136,41 +149,39 @@ def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> Top
     surface: set[str] = set()
     name_words: set[str] = set()
     question_texts: list[list[str]] = []
-    document_frequency: Counter[str] = Counter()
 
     for position, topic in enumerate(kb.topics):
         counts: dict[str, Counter[str]] = {}
         lengths: dict[str, int] = {}
-        question_terms.append([])
-        question_texts.append([])
+        topic_questions: list[Counter[str]] = []
+        topic_texts: list[str] = []
+        question_terms.append(topic_questions)
+        question_texts.append(topic_texts)
         for name, texts in topic_field_texts(topic).items():
-            counter: Counter[str] = Counter()
+            # All of a field's terms in one list, counted once (in C): the same counts, in
+            # the same first-seen order, as adding up one Counter per text.
+            field_terms: list[str] = []
+            pairs = name in PAIR_FIELDS
             for text in texts:
                 # Each text is tokenised once; its words, stems and terms serve every use.
                 text_words = content_words(text)
-                stems = tuple(stem(w) for w in text_words)
+                stems = tuple(map(stem, text_words))
                 surface.update(text_words)
-                terms = Counter(_with_pairs(stems) if name in PAIR_FIELDS else stems)
-                counter.update(terms)
+                terms = _with_pairs(stems) if pairs else stems
+                field_terms.extend(terms)
                 if name == "names":
                     name_words.update(text_words)
                     if stems and position not in phrases[stems]:
                         phrases[stems].append(position)
                 elif name == "questions":
-                    question_terms[position].append(terms)
-                    question_texts[position].append(" ".join(stems))
-            counts[name] = counter
-            lengths[name] = sum(counter.values())
+                    topic_questions.append(Counter(terms))
+                    topic_texts.append(" ".join(stems))
+            counts[name] = Counter(field_terms)
+            lengths[name] = len(field_terms)
         field_counts.append(counts)
         field_lengths.append(lengths)
-        document_frequency.update({t for c in counts.values() for t in c})
 
     count = max(len(kb.topics), 1)
-    # BM25's idf, kept positive: a term in every topic still counts a little.
-    idf = {
-        term: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
-        for term, df in document_frequency.items()
-    }
     max_idf = math.log(1.0 + (count - 0.5) / 1.5)
 
     synonyms: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
@@ -195,8 +206,8 @@ def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> Top
         field_lengths=field_lengths,
         average_lengths=average_lengths,
         question_terms=question_terms,
-        document_frequency=dict(document_frequency),
-        idf=idf,
+        document_frequency={},
+        idf={},
         postings={},
         phrases=dict(phrases),
         longest_phrase=max((len(p) for p in phrases), default=1),
@@ -209,14 +220,72 @@ def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> Top
         max_idf=max_idf,
         unknown_idf=max_idf * UNKNOWN_WORD_WEIGHT,
     )
-    index.postings = _postings(index)
+    _fill_postings(index)
+    # A term's document frequency is the length of its postings (the topics using it).
+    index.document_frequency = {term: len(topics) for term, topics in index.postings.items()}
+    # BM25's idf, kept positive: a term in every topic still counts a little.
+    index.idf = {
+        term: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
+        for term, df in index.document_frequency.items()
+    }
     return index
 
 
-def _postings(index: TopicIndex) -> dict[str, list[tuple[int, tuple[float, ...]]]]:
-    postings: dict[str, list[tuple[int, tuple[float, ...]]]] = defaultdict(list)
+def _fill_postings(index: TopicIndex) -> None:
+    """Every (term, topic) impact, computed as `TopicIndex.impacts` computes it, float for
+    float (the same operations in the same order), but without its per-term overhead.
+
+    Most terms of a topic occur in one field only; their impacts depend on that field and
+    the term's count alone, so they are computed once per (field, count) and the tuple is
+    shared. Terms in several fields go through the general sum.
+    """
+    params = index.params
+    k1, b = params.k1, params.b
+    weights = [params.field_weights.get(name, 0.0) for name in FIELDS]
+    averages = [index.average_lengths[name] or 1.0 for name in FIELDS]
+    # Per field group, the positions of its fields, in the order `_saturate` adds them.
+    groups = [tuple(FIELDS.index(name) for name in group) for group in FIELD_GROUPS.values()]
+    in_group = [tuple(i in group for group in groups) for i in range(len(FIELDS))]
+    postings: defaultdict[str, dict[int, tuple[float, ...]]] = defaultdict(dict)
+
+    def saturate(weighted: float) -> float:
+        return weighted / (k1 + weighted) if weighted else 0.0
+
     for position, counts in enumerate(index.field_counts):
         lengths = index.field_lengths[position]
-        for term in {t for c in counts.values() for t in c}:
-            postings[term].append((position, index.impacts(counts, lengths, term)))
-    return dict(postings)
+        counters = [counts[name] for name in FIELDS]
+        norms = [1.0 - b + b * lengths[name] / averages[i] for i, name in enumerate(FIELDS)]
+        seen: set[str] = set()
+        several: set[str] = set()
+        for counter in counters:
+            keys = counter.keys()
+            several |= seen & keys
+            seen |= keys
+        for i, counter in enumerate(counters):
+            if not counter:
+                continue
+            weight, norm, member = weights[i], norms[i], in_group[i]
+            by_count: dict[int, tuple[float, ...]] = {}
+            for tf in set(counter.values()):
+                # One field: the sum over all fields, and over its group, is this part.
+                value = saturate(0.0 + weight * tf / norm)
+                by_count[tf] = (value, *(value if m else 0.0 for m in member))
+            # Terms in several fields get this too, then their own value below.
+            for term, tf in counter.items():
+                postings[term][position] = by_count[tf]
+        for term in several:
+            parts = [
+                weights[i] * tf / norms[i] if (tf := counter.get(term, 0)) else 0.0
+                for i, counter in enumerate(counters)
+            ]
+            total = 0.0
+            for part in parts:
+                total += part
+            by_group = []
+            for group in groups:
+                weighted = 0.0
+                for i in group:
+                    weighted += parts[i]
+                by_group.append(saturate(weighted))
+            postings[term][position] = (saturate(total), *by_group)
+    index.postings = dict(postings)

@@ -9,6 +9,7 @@ Three steps (docs/matching.md has the whole design):
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -155,23 +156,25 @@ class Matcher:
             # The subject first (it is what the thread is about); the other names are objects.
             reading.named = {subject: -1}
         index = self.index
-        evidence = self._evidence(reading, holdout)
+        # Every topic sharing a term with the question gets its score; only the shortlist
+        # gets the full evidence (per field group) and the features.
+        scores = self._scores(reading, holdout)
         named = reading.named
-        nothing = [0.0] * (2 + len(FIELD_GROUPS))
         prior = {
-            t: evidence.get(t, nothing)[0] + (index.max_idf if t in named else 0.0)
-            for t in evidence.keys() | named.keys()
+            t: scores.get(t, 0.0) + (index.max_idf if t in named else 0.0)
+            for t in scores.keys() | named.keys()
         }
         if not prior:
             return None
-        shortlist = sorted(prior, key=lambda t: (-prior[t], t))[:CANDIDATES]
+        # Same as sorted(...)[:CANDIDATES] (keys are unique), without sorting every topic.
+        shortlist = heapq.nsmallest(CANDIDATES, prior, key=lambda t: (-prior[t], t))
         total = reading.total_weight(index.unknown_idf)
         rest_total = reading.rest_weight(index.unknown_idf)
         query_text = " ".join(reading.sequence)
         naming = 1.0 / len(named) if named else 0.0
         candidates = []
         for topic in shortlist:
-            score, vocabulary, questions, prose, rest = evidence.get(topic, nothing)
+            score, vocabulary, questions, prose, rest = self._evidence(topic, reading, holdout)
             named_value = naming if topic in named else 0.0
             features = {
                 "coverage": score / total if total else 0.0,
@@ -203,53 +206,89 @@ class Matcher:
         )
         return Ranking(reading, candidates, decision, self.model.probability(decision))
 
-    def _evidence(self, reading: Reading, holdout: Holdout | None) -> dict[int, list[float]]:
-        """Per topic: the rarity-weighted amount of the question its fields explain (BM25F).
-
-        Each value is [over all fields, per field group (FIELD_GROUPS order)..., over all
-        fields apart from the words that name a topic].
-        """
-        index = self.index
-        postings = index.postings
-        width = 1 + len(FIELD_GROUPS)
-        evidence: dict[int, list[float]] = {}
-        for position, group in enumerate(reading.groups):
-            if group.weight is None:
+    def _scores(self, reading: Reading, holdout: Holdout | None) -> dict[int, float]:
+        """Per topic sharing a term with the question: the rarity-weighted amount of the
+        question its fields explain (BM25F over all fields); the first value of `_evidence`,
+        float for float, computed one float per posting."""
+        postings = self.index.postings
+        scores: dict[int, float] = {}
+        for group in reading.groups:
+            weight = group.weight
+            if weight is None:
                 continue
-            best: dict[int, tuple[float, ...]] = {}
+            best: dict[int, float] = {}
             for stems, trust in group.alternatives:
-                sums: dict[int, list[float]] = {}
-                for s in stems:
-                    for topic, impacts in postings.get(s, ()):
-                        total = sums.get(topic)
-                        if total is None:
-                            sums[topic] = list(impacts)
-                        else:
-                            for k in range(width):
-                                total[k] += impacts[k]
+                scale = trust / len(stems)
+                if len(stems) == 1:
+                    sums = {t: v[0] for t, v in postings.get(stems[0], {}).items()}
+                else:
+                    sums = {}
+                    for s in stems:
+                        for topic, impacts in postings.get(s, {}).items():
+                            previous = sums.get(topic)
+                            sums[topic] = impacts[0] if previous is None else previous + impacts[0]
                 if holdout is not None and holdout.topic in sums:
                     if holdout.question is None:
                         del sums[holdout.topic]
                     else:
-                        per_stem = [
-                            index.impacts_without(holdout.topic, holdout.question, s) for s in stems
-                        ]
-                        sums[holdout.topic] = [sum(v[k] for v in per_stem) for k in range(width)]
+                        sums[holdout.topic] = self._held_out(holdout, stems)[0]
+                if not best:
+                    best = {t: x for t, v in sums.items() if (x := v * scale) > 0.0}
+                    continue
+                for topic, value in sums.items():
+                    value *= scale
+                    if value > best.get(topic, 0.0):
+                        best[topic] = value
+            for topic, value in best.items():
+                scores[topic] = scores.get(topic, 0.0) + weight * value
+        return scores
+
+    def _held_out(self, holdout: Holdout, stems: tuple[str, ...]) -> list[float]:
+        """The impacts of `stems` in the held-out topic with its example question removed."""
+        index = self.index
+        per_stem = [index.impacts_without(holdout.topic, holdout.question, s) for s in stems]
+        return [sum(v[k] for v in per_stem) for k in range(1 + len(FIELD_GROUPS))]
+
+    def _evidence(self, topic: int, reading: Reading, holdout: Holdout | None) -> list[float]:
+        """The rarity-weighted amount of the question `topic`'s fields explain (BM25F): [over
+        all fields, per field group (FIELD_GROUPS order)..., over all fields apart from the
+        words that name a topic]. Zeros when it shares no term with the question."""
+        postings = self.index.postings
+        width = 1 + len(FIELD_GROUPS)
+        row = [0.0] * (width + 1)
+        held_out = holdout is not None and holdout.topic == topic
+        for position, group in enumerate(reading.groups):
+            if group.weight is None:
+                continue
+            best: tuple[float, ...] | None = None
+            for stems, trust in group.alternatives:
+                values: list[float] | None = None
+                for s in stems:
+                    found = postings.get(s, {}).get(topic)
+                    if found is None:
+                        continue
+                    if values is None:
+                        values = list(found)
+                    else:
+                        for k in range(width):
+                            values[k] += found[k]
+                if values is None:
+                    continue
+                if held_out:
+                    if holdout.question is None:
+                        continue
+                    values = self._held_out(holdout, stems)
                 scale = trust / len(stems)
-                for topic, values in sums.items():
-                    if values[0] * scale > best.get(topic, (0.0,))[0]:
-                        best[topic] = tuple(v * scale for v in values)
-            naming = position in reading.naming_groups
+                if values[0] * scale > (best[0] if best else 0.0):
+                    best = tuple(v * scale for v in values)
+            if best is None:
+                continue
             weight = group.weight
-            for topic, explained in best.items():
-                row = evidence.get(topic)
-                if row is None:
-                    row = evidence[topic] = [0.0] * (width + 1)
-                for k in range(width):
-                    row[k] += weight * explained[k]
-                if not naming:
-                    row[width] += weight * explained[0]
-        return evidence
+            for k in range(width):
+                row[k] += weight * best[k]
+            if position not in reading.naming_groups:
+                row[width] += weight * best[0]
+        return row
 
     def _paraphrase(self, query_text: str, topic: int, holdout: Holdout | None) -> float:
         examples = self.index.question_texts[topic]

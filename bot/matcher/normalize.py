@@ -121,10 +121,19 @@ def strip_slack_markup(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-case ASCII words of `text`, Slack markup removed, length capped."""
-    text = strip_slack_markup(text[: MAX_QUESTION_CHARS * 4])[:MAX_QUESTION_CHARS]
-    text = _POSSESSIVE.sub("", text.lower())
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().replace("'", "")
-    return [w for w in _NON_WORD.split(text) if w]
+    text = text[: MAX_QUESTION_CHARS * 4]
+    # Each step below is skipped when it provably changes nothing (the index build reads
+    # tens of thousands of plain texts): every Slack reference and link starts with "<",
+    # html escapes with "&", URLs and emoji contain ":"; a possessive needs a quote; and
+    # NFKD-to-ASCII leaves ASCII text as it is.
+    if "<" in text or "&" in text or ":" in text:
+        text = strip_slack_markup(text)
+    text = text[:MAX_QUESTION_CHARS].lower()
+    if "'" in text or "\u2019" in text:
+        text = _POSSESSIVE.sub("", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return [w for w in _NON_WORD.split(text.replace("'", "")) if w]
 
 
 def is_filler(word: str) -> bool:
@@ -133,4 +142,4 @@ def is_filler(word: str) -> bool:
 
 def content_words(text: str) -> list[str]:
     """Words of `text` without filler (stop words)."""
-    return [w for w in words(text) if not is_filler(w)]
+    return [w for w in words(text) if w not in STOPWORDS]

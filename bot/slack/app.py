@@ -66,7 +66,9 @@ def create_app(
     """
     if dedup is None:
         dedup = StoreDeduplicator(store) if store is not None else MemoryDeduplicator()
-    deps = Deps(service=service, dedup=dedup, store=store, admins=settings.admins)
+    deps = Deps(
+        service=service, dedup=dedup, store=store, admins=settings.admins, settings=settings
+    )
     use_learned = getattr(service, "use_learned", None)
     if store is not None and use_learned is not None:
         # Answer with what admins and experts taught, noticed in every process by a
@@ -113,6 +115,9 @@ def create_app(
         # pool of its own, answers in per-channel lanes paced to Slack's per-channel limit.
         listener_executor=executor,
         logger=_bolt_logger(),
+        # A request no listener handles goes to the error handler (listeners/unhandled.py):
+        # a 404 and one log line, not Bolt's multi-line warning with sample code.
+        raise_error_for_unhandled_request=True,
     )
     # After authorization (Bolt's own middleware comes first): the team's token is known.
     # Before function middleware, which builds `say` with the client it finds.

@@ -12,20 +12,31 @@ Bad data is not an outage: an integrity, data or programming error raised for on
 (a NUL character PostgreSQL refuses, an id that overflows its column) becomes
 `BadRecordError`, is logged once per kind of problem, and leaves the breaker closed, so
 recording and cross-worker de-duplication go on for every other event.
+
+Writes on the reply path (`StorageBreaker.write`) go through one writer thread per process
+and database, which commits whatever has queued meanwhile in one transaction (group
+commit): under load a worker makes a few transactions per second instead of four per event,
+and on SQLite its threads no longer fight each other (and the other workers) for the file's
+write lock, whose busy handler sleeps up to 100 ms per try. The caller still waits for its
+own commit (a claim is durable before the ack, an answer id is known before the post)
+unless it asks not to (`wait=False`, for deletes nobody reads back).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
 from bot.storage.errors import BadRecordError, StorageError, StorageUnavailable
@@ -54,6 +65,15 @@ DEFAULT_DEADLINE_SECONDS = 5.0
 # breaker open no new calls arrive, and a probe stuck behind hung calls just times out again.
 # More threads allow more concurrent database calls; each costs a little memory.
 CALL_THREADS = 8
+# Writes committed together in one transaction at most (group commit). More makes fewer
+# transactions under load but a longer one (every waiting caller waits for all of it) and a
+# bigger redo when one record in it is refused.
+MAX_BATCH_WRITES = 128
+# A write that misses its deadline opens the breaker only if the writer has been stuck in
+# one transaction for this share of the deadline: then the database does not answer. A
+# writer committing batch after batch is busy, not down (the late call fails alone).
+# Lower trips sooner on a stall; higher tolerates a longer single transaction.
+STALL_SHARE_OF_DEADLINE = 0.5
 # Distinct bad-record problems remembered so each is logged once; past this, new kinds are
 # logged at debug level only (a flood of odd rows cannot flood the log).
 MAX_LOGGED_PROBLEMS = 256
@@ -102,6 +122,7 @@ class StorageBreaker:
         self._open_until: float | None = None  # None: closed (the database is in use)
         self._probing = False
         self._pool = _DaemonPool(CALL_THREADS)
+        self._batchers: dict[int, _WriteBatcher] = {}  # per engine (normally one)
         self._logged: set[str] = set()
         # Set while a thread runs a guarded call: nested guarded calls run directly (a
         # Store method calling another must not wait for a second pool thread).
@@ -133,28 +154,110 @@ class StorageBreaker:
         limit = self.deadline if deadline is True else (deadline or None)
         try:
             result = self._run(func, args, kwargs, limit)
-        except StorageError:
-            self._succeeded(probe)  # the database answered (and said no)
-            raise
         except FutureTimeout:
             self._failed(what, f"no answer within {limit:g} s", probe)
             raise StorageUnavailable(
                 f"{what}: the database did not answer within {limit:g} s"
             ) from None
         except Exception as exc:
-            if is_connection_error(exc):
-                self._failed(what, describe_error(exc), probe)
-                raise StorageUnavailable(f"{what}: {describe_error(exc)}") from exc
-            if isinstance(exc, (sa_exc.SQLAlchemyError, ValueError, OverflowError)):
-                # The database (or the driver, adapting a value) refused this record.
-                self._succeeded(probe)
-                message = f"{what}: {describe_error(exc)}"
-                self._log_bad_record(what, exc, message)
-                raise BadRecordError(message) from exc
-            self._succeeded(probe)
-            raise
+            error = self._classified(what, exc, probe)
+            if error is exc:
+                raise
+            raise error from exc
         self._succeeded(probe)
         return result
+
+    def write(
+        self,
+        what: str,
+        engine: Engine,
+        job: Callable[[Connection], T],
+        *,
+        deadline: float | bool | None = True,
+        wait: bool = True,
+        on_failure: Callable[[BaseException], None] | None = None,
+    ) -> T | None:
+        """`job(conn)` inside the next group-committed write transaction on `engine`.
+
+        Waits for the commit and returns the job's result, or raises as `call` does.
+        `job` may be run twice (its batch rolled back because another record in it was
+        refused, then alone): it must only execute statements on `conn`.
+        `wait=False` returns None at once; a failure is then classified and logged (and
+        opens the breaker if it is an outage) and handed to `on_failure` (in the writer
+        thread). Raises StorageUnavailable at once while the breaker is open, either way.
+        """
+        if getattr(self._inside, "active", False):
+            with engine.begin() as conn:  # already inside a guarded call: run it there
+                return job(conn)
+        probe = self._admit(what)
+        batcher = self._batcher(engine)
+        future = batcher.submit(job)
+        if not wait:
+            future.add_done_callback(functools.partial(self._settle, what, probe, on_failure))
+            return None
+        limit = self.deadline if deadline is True else (deadline or None)
+        try:
+            result = future.result(timeout=limit)
+        except FutureTimeout:
+            future.cancel()  # if its batch has not begun; otherwise it commits later
+            assert limit is not None
+            if probe or batcher.stalled_for() >= limit * STALL_SHARE_OF_DEADLINE:
+                self._failed(what, f"no answer within {limit:g} s", probe)
+            raise StorageUnavailable(
+                f"{what}: the database did not answer within {limit:g} s"
+            ) from None
+        except Exception as exc:
+            error = self._classified(what, exc, probe)
+            if error is exc:
+                raise
+            raise error from exc
+        self._succeeded(probe)
+        return result
+
+    def _settle(
+        self,
+        what: str,
+        probe: bool,
+        on_failure: Callable[[BaseException], None] | None,
+        future: Future,
+    ) -> None:
+        # A write nobody waits for: classify (and log) its outcome like a waited-for one.
+        exc = future.exception()
+        if exc is None:
+            self._succeeded(probe)
+            return
+        error = self._classified(what, exc, probe)
+        if on_failure is not None:
+            try:
+                on_failure(error)
+            except Exception:  # the writer thread must go on
+                log.exception("storage: a write's failure handler failed")
+
+    def _classified(self, what: str, exc: BaseException, probe: bool) -> BaseException:
+        """The error a guarded call raises for `exc` (the breaker updated, logged once)."""
+        if isinstance(exc, StorageError):
+            self._succeeded(probe)  # the database answered (and said no)
+            return exc
+        if is_connection_error(exc):
+            self._failed(what, describe_error(exc), probe)
+            return StorageUnavailable(f"{what}: {describe_error(exc)}")
+        self._succeeded(probe)
+        if isinstance(exc, (sa_exc.SQLAlchemyError, ValueError, OverflowError)):
+            # The database (or the driver, adapting a value) refused this record.
+            message = f"{what}: {describe_error(exc)}"
+            self._log_bad_record(what, exc, message)
+            return BadRecordError(message)
+        return exc
+
+    def _batcher(self, engine: Engine) -> _WriteBatcher:
+        batcher = self._batchers.get(id(engine))
+        if batcher is None or batcher.engine is not engine:
+            with self._lock:
+                batcher = self._batchers.get(id(engine))
+                if batcher is None or batcher.engine is not engine:
+                    batcher = _WriteBatcher(engine, self)
+                    self._batchers[id(engine)] = batcher
+        return batcher
 
     def _admit(self, what: str) -> bool:
         """True for a probe after the cooldown; False for a normal call; raises when open."""
@@ -282,3 +385,91 @@ class _DaemonPool:
                     future.set_exception(exc)
             with self._lock:
                 self._idle += 1
+
+
+class _WriteBatcher:
+    """One writer thread per process and engine: runs queued write jobs, many to one
+    transaction (group commit), and hands each caller its own result or error."""
+
+    def __init__(self, engine: Engine, breaker: StorageBreaker) -> None:
+        self.engine = engine
+        self._breaker = breaker
+        self._jobs: deque[tuple[Callable[[Connection], Any], Future]] = deque()
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._batch_began: float | None = None  # monotonic; None while idle
+
+    def submit(self, job: Callable[[Connection], T]) -> Future[T]:
+        future: Future[T] = Future()
+        with self._ready:
+            # Started in the process that writes (after gunicorn forks), once.
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._work, name="awssec-db-writer", daemon=True
+                )
+                self._thread.start()
+            self._jobs.append((job, future))
+            self._ready.notify()
+        return future
+
+    def stalled_for(self) -> float:
+        """Seconds the current transaction has been running (0 while idle)."""
+        began = self._batch_began
+        return 0.0 if began is None else time.monotonic() - began
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._jobs:
+                    self._ready.wait()
+                batch: list[tuple[Callable[[Connection], Any], Future]] = []
+                while self._jobs and len(batch) < MAX_BATCH_WRITES:
+                    batch.append(self._jobs.popleft())
+            # Callers that gave up before the batch began are dropped (never written).
+            batch = [(job, f) for job, f in batch if f.set_running_or_notify_cancel()]
+            if not batch:
+                continue
+            self._batch_began = time.monotonic()
+            try:
+                self._commit(batch)
+            finally:
+                self._batch_began = None
+
+    def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future]]) -> None:
+        if len(batch) == 1:
+            self._commit_alone(*batch[0])
+            return
+        results = []
+        try:
+            self._breaker._inside.active = True
+            with self.engine.begin() as conn:
+                for job, _ in batch:
+                    results.append(job(conn))
+        except BaseException as exc:
+            if is_connection_error(exc) or not isinstance(exc, Exception):
+                for _, future in batch:
+                    future.set_exception(exc)
+                return
+            # One record was refused and the whole batch rolled back: each again on its
+            # own, so only the bad one fails (rare: the edge cleans data before writing).
+            for job, future in batch:
+                self._commit_alone(job, future)
+            return
+        finally:
+            self._breaker._inside.active = False
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def _commit_alone(self, job: Callable[[Connection], Any], future: Future) -> None:
+        try:
+            self._breaker._inside.active = True
+            with self.engine.begin() as conn:
+                result = job(conn)
+        except BaseException as exc:  # handed to the caller
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        finally:
+            self._breaker._inside.active = False

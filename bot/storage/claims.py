@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.storage.errors import StorageError
 from bot.storage.schema import pending_events
 
 if TYPE_CHECKING:
@@ -56,6 +58,18 @@ class PendingEvents:
         self.store = store
         self.owner = owner[:_MAX_OWNER_CHARS]
         self.lease = timedelta(seconds=lease_seconds)
+        # Built once (constructing a statement costs more CPU than running it): the pending
+        # row written with a won claim, replacing a leftover one in the same statement.
+        insert = (
+            postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
+        )(pending_events)
+        self._replace_pending = insert.on_conflict_do_update(
+            index_elements=[pending_events.c.key],
+            set_={
+                name: insert.excluded[name]
+                for name in ("body", "owner", "lease_until", "claimed_at", "attempts")
+            },
+        )
 
     def claim(
         self,
@@ -77,32 +91,37 @@ class PendingEvents:
         # stores (the question is kept as typed, only here, until it is answered).
         text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
 
-        def run() -> bool:
-            now = utcnow()
-            params = {
-                "key": stored,
-                "expires_at": now + timedelta(seconds=ttl_seconds),
-                "now": now,
-            }
-            with self.store.engine.begin() as conn:
-                won = conn.execute(self.store._claim_event, params).first() is not None
-                if won:
-                    # A leftover row (a claim whose de-duplication key expired) is replaced.
-                    conn.execute(delete(pending_events).where(pending_events.c.key == stored))
-                    conn.execute(
-                        pending_events.insert().values(
-                            key=stored,
-                            body=text,
-                            owner=self.owner,
-                            lease_until=now + self.lease,
-                            claimed_at=now,
-                            attempts=0,
-                        )
-                    )
+        now = utcnow()
+        params = {
+            "key": stored,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+            "now": now,
+        }
+        row = {
+            "key": stored,
+            "body": text,
+            "owner": self.owner,
+            "lease_until": now + self.lease,
+            "claimed_at": now,
+            "attempts": 0,
+        }
+
+        def run(conn: Connection) -> bool:
+            won = conn.execute(self.store._claim_event, params).first() is not None
+            if won:
+                # A leftover row (a claim whose de-duplication key expired) is replaced.
+                conn.execute(self._replace_pending, row)
             return won
 
-        return self.store.breaker.call(
-            "claiming an event", run, deadline=True if deadline is None else deadline
+        # Group-committed with the other writes of this process (bot/storage/breaker.py):
+        # committed, so durable, when this returns, and thus before the ack.
+        return bool(
+            self.store.breaker.write(
+                "claiming an event",
+                self.store.engine,
+                run,
+                deadline=True if deadline is None else deadline,
+            )
         )
 
     def done(self, keys: Iterable[str]) -> None:
@@ -110,12 +129,36 @@ class PendingEvents:
         stored = [storage_key(k) for k in keys]
         if not stored:
             return
+        statement = delete(pending_events).where(pending_events.c.key.in_(stored))
 
-        def run() -> None:
-            with self.store.engine.begin() as conn:
-                conn.execute(delete(pending_events).where(pending_events.c.key.in_(stored)))
+        def run(conn: Connection) -> None:
+            conn.execute(statement)
 
-        self.store.breaker.call("forgetting answered events", run)
+        self.store.breaker.write("forgetting answered events", self.store.engine, run)
+
+    def done_soon(self, keys: list[str], on_failure: Callable[[list[str]], None]) -> None:
+        """`done` without waiting for the commit: the reply is out and nobody reads the row
+        back, so the answering thread moves on. When the delete fails (the breaker open, the
+        database down) `on_failure(keys)` is called, maybe from the writer thread, so that
+        the caller can retry it later."""
+        stored = [storage_key(k) for k in keys]
+        if not stored:
+            return
+        statement = delete(pending_events).where(pending_events.c.key.in_(stored))
+
+        def run(conn: Connection) -> None:
+            conn.execute(statement)
+
+        try:
+            self.store.breaker.write(
+                "forgetting answered events",
+                self.store.engine,
+                run,
+                wait=False,
+                on_failure=lambda _exc: on_failure(keys),
+            )
+        except StorageError:
+            on_failure(keys)
 
     def renew(self) -> int:
         """Extend the lease of every row this process holds; how many it holds."""

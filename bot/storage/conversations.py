@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.storage.breaker import StorageBreaker, guarded
@@ -116,7 +116,6 @@ class SqlConversations:
         )
         self._next_purge = 0.0
 
-    @guarded("remembering a thread")
     def remember_thread(
         self,
         *,
@@ -144,11 +143,17 @@ class SqlConversations:
             index_elements=[threads.c.thread_key],
             set_={"topic_id": stmt.excluded.topic_id, "expires_at": stmt.excluded.expires_at},
         )
-        with self.engine.begin() as conn:
+        purge = time.monotonic() >= self._next_purge
+        if purge:
+            self._next_purge = time.monotonic() + PURGE_EXPIRED_SECONDS
+
+        def write(conn: Connection) -> None:
             conn.execute(stmt)
-            if time.monotonic() >= self._next_purge:
-                self._next_purge = time.monotonic() + PURGE_EXPIRED_SECONDS
+            if purge:
                 conn.execute(delete(threads).where(threads.c.expires_at < now))
+
+        # Under the breaker, group-committed with the other writes of the reply path.
+        self.breaker.write("remembering a thread", self.engine, write)
 
     @guarded("looking up a thread")
     def thread(

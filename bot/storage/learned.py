@@ -24,6 +24,7 @@ from sqlalchemy import Connection, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot import guard
+from bot.storage.breaker import StorageBreaker, guarded
 from bot.storage.errors import BadRecordError
 from bot.storage.schema import drafts, learned_questions, learned_state
 
@@ -245,10 +246,13 @@ class LearnedMixin:
     """The learned-question and draft methods of `Store` (it provides ``engine``/``_read``)."""
 
     engine: Engine
+    # Every method runs under the Store's breaker (bot/storage/breaker.py), like the others.
+    breaker: StorageBreaker
 
     def _read(self) -> Connection:  # pragma: no cover - Store overrides it
         return self.engine.connect()
 
+    @guarded("teaching a question")
     def add_learned(
         self,
         question: str,
@@ -280,6 +284,7 @@ class LearnedMixin:
                 group_key=group_key,
             )
 
+    @guarded("reading learned questions")
     def learned(self, team_id: str | None = None) -> list[LearnedQuestion]:
         """Learned questions that apply to ``team_id`` (its own and team None's), oldest
         first; with ``team_id`` None, only team None's."""
@@ -296,12 +301,14 @@ class LearnedMixin:
         with self._read() as conn:
             return [_learned_row(r) for r in conn.execute(stmt.order_by(learned_questions.c.id))]
 
+    @guarded("reading every learned question", deadline=False)
     def all_learned(self) -> list[LearnedQuestion]:
         """Every learned question of every team, oldest first (CLI listing and export)."""
         stmt = select(learned_questions).order_by(learned_questions.c.id)
         with self._read() as conn:
             return [_learned_row(r) for r in conn.execute(stmt)]
 
+    @guarded("removing a learned question")
     def remove_learned(self, learned_id: int) -> bool:
         """Forget one learned question; False when there is no such id."""
         with self.engine.begin() as conn:
@@ -312,12 +319,14 @@ class LearnedMixin:
                 _bump(conn)
         return bool(removed)
 
+    @guarded("reading the learned version")
     def learned_version(self) -> int:
         """A number that changes on every add and remove (one primary-key read)."""
         stmt = select(learned_state.c.version).where(learned_state.c.id == _STATE_ROW)
         with self._read() as conn:
             return int(conn.execute(stmt).scalar() or 0)
 
+    @guarded("saving a draft")
     def add_draft(
         self,
         *,
@@ -341,6 +350,7 @@ class LearnedMixin:
                 handoff_key=handoff_key,
             )
 
+    @guarded("reading drafts", deadline=False)
     def drafts(self, team_id: str | None = None) -> list[Draft]:
         """Drafts, oldest first: of ``team_id`` when given, else of every team."""
         stmt = select(drafts)

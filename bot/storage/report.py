@@ -98,6 +98,20 @@ _BAND_PRIME = (1 << 61) - 1
 _BAND_WEIGHTS = [pow(0x5BD1E995_9E3779B9, row + 1, _BAND_PRIME) for row in range(BAND_ROWS)]
 _HEX = "{:x}"
 
+# Wordings of a missed group kept on its MissCluster (`wordings`), most asked first: what
+# "Answer with…" teaches and whose askers it tells. Trade: a bigger group is taught whole, at
+# one learned row per wording and a longer teach_groups row (each wording up to
+# MAX_QUESTION_CHARS); past this, its least asked wordings are not taught.
+MAX_CLUSTER_WORDINGS = 100
+# Wordings shown per group (`variants`, the CLI's JSON and the teaching menus' preview).
+SHOWN_VARIANTS = 5
+# The surface of answers given unasked in auto-answer channels (recorded by
+# bot/slack/listeners/events/conversations.py AUTO_SURFACE): reported on their own line.
+AUTO_SURFACE = "auto"
+# Stale topics listed in the Slack summary; the rest are counted ("and N more"). Trade: a
+# longer list in an ephemeral message; `awssec report` lists them all.
+SUMMARY_STALE_SHOWN = 10
+
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _MAX_SINCE = timedelta(days=3660)
@@ -121,8 +135,11 @@ def parse_since(value: str) -> timedelta:
 class MissCluster:
     count: int
     example: str
-    variants: list[str]
+    variants: list[str]  # the SHOWN_VARIANTS most asked wordings
     suggestions: list[tuple[str, int]]
+    # Every wording of the group, most asked first, up to MAX_CLUSTER_WORDINGS: what a teach
+    # from the report covers.
+    wordings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -158,6 +175,11 @@ class Report:
     # MAX_REPORT_MISSES / MAX_REPORT_ANSWERS); the totals above count every one.
     misses_grouped: int = 0
     answered_counted: int = 0
+    # Answers given unasked in auto-answer channels (surface "auto"), counted in the totals
+    # above too, and the votes on them.
+    auto_answers: int = 0
+    auto_helpful: int = 0
+    auto_not_helpful: int = 0
     missed: list[MissCluster] = field(default_factory=list)
     most_not_helpful: list[TopicStat] = field(default_factory=list)
     helpfulness: list[TopicStat] = field(default_factory=list)
@@ -177,6 +199,11 @@ class Report:
             "not_helpful": self.not_helpful,
             "misses_grouped": self.misses_grouped,
             "answered_counted": self.answered_counted,
+            "auto": {
+                "answers": self.auto_answers,
+                "helpful": self.auto_helpful,
+                "not_helpful": self.auto_not_helpful,
+            },
             "missed": [
                 {**asdict(c), "suggestions": [{"id": s, "count": n} for s, n in c.suggestions]}
                 for c in self.missed
@@ -322,8 +349,9 @@ def _cluster(
     return MissCluster(
         count=len(indexes),
         example=wordings.most_common(1)[0][0],
-        variants=[q for q, _ in wordings.most_common(5)],
+        variants=[q for q, _ in wordings.most_common(SHOWN_VARIANTS)],
         suggestions=offered.most_common(3),
+        wordings=[q for q, _ in wordings.most_common(MAX_CLUSTER_WORDINGS)],
     )
 
 
@@ -557,20 +585,22 @@ def build_report(
 def _count_totals(conn: Connection, window: ColumnElement[bool], report: Report) -> None:
     """Headline totals, counted by the database: exact however many rows the window holds."""
     misses = func.coalesce(func.sum(case((answers.c.is_miss, 1), else_=0)), 0)
-    report.answers, report.misses = conn.execute(
-        select(func.count(), misses).select_from(answers).where(window)
+    # Automatic answers in the same scans: a conditional sum, not another query.
+    automatic = func.coalesce(func.sum(case((answers.c.surface == AUTO_SURFACE, 1), else_=0)), 0)
+    report.answers, report.misses, report.auto_answers = conn.execute(
+        select(func.count(), misses, automatic).select_from(answers).where(window)
     ).one()
     by_vote = (
-        select(votes.c.helpful, func.count())
+        select(votes.c.helpful, func.count(), automatic)
         .join(answers, answers.c.id == votes.c.answer_id)
         .where(window)
         .group_by(votes.c.helpful)
     )
-    for helpful, count in conn.execute(by_vote):
+    for helpful, count, auto in conn.execute(by_vote):
         if helpful:
-            report.helpful = count
+            report.helpful, report.auto_helpful = count, int(auto)
         else:
-            report.not_helpful = count
+            report.not_helpful, report.auto_not_helpful = count, int(auto)
 
 
 def _newest_misses(
@@ -671,6 +701,13 @@ def _headline(report: Report) -> str:
     )
 
 
+def _auto_line(report: Report) -> str:
+    return (
+        f"Automatic answers (auto-answer channels): {report.auto_answers}, "
+        f"votes {report.auto_helpful} helpful / {report.auto_not_helpful} not helpful"
+    )
+
+
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -687,7 +724,7 @@ def _partial(read: int, total: int) -> str:
 
 
 def _format_table(report: Report) -> str:
-    out = [_headline(report)]
+    out = [_headline(report), _auto_line(report)]
 
     out += [
         "",
@@ -746,7 +783,7 @@ def _format_table(report: Report) -> str:
 
 def format_summary(report: Report, limit: int = 5) -> str:
     """A few plain-text lines for a Slack ephemeral message (send with mrkdwn off)."""
-    out = [_headline(report)]
+    out = [_headline(report), _auto_line(report)]
     if report.missed:
         out.append("Top missed questions:")
         out += [f"  {c.count} x {_clip(c.example, 70)}" for c in report.missed[:limit]]
@@ -771,6 +808,19 @@ def _format_csv(report: Report) -> str:
     for c in report.missed:
         suggestions = " ".join(f"{s}:{n}" for s, n in c.suggestions)
         writer.writerow(["missed", _inert_cell(c.example), c.count, "", "", "", suggestions])
+    auto_votes = report.auto_helpful + report.auto_not_helpful
+    auto_ratio = f"{report.auto_helpful / auto_votes:.3f}" if auto_votes else ""
+    writer.writerow(
+        [
+            "auto",
+            AUTO_SURFACE,
+            report.auto_answers,
+            report.auto_helpful,
+            report.auto_not_helpful,
+            auto_ratio,
+            "",
+        ]
+    )
     sections = (
         ("not_helpful", report.most_not_helpful, lambda t: t.not_helpful),
         ("helpfulness", report.helpfulness, lambda t: t.helpful + t.not_helpful),
@@ -809,7 +859,11 @@ def _day(value: datetime) -> str:
 
 
 def format_stale_topics(
-    stale: list[tuple[str, str | None]], days: int, fmt: ReportFormat = "table"
+    stale: list[tuple[str, str | None]],
+    days: int,
+    fmt: ReportFormat = "table",
+    *,
+    limit: int | None = None,
 ) -> str:
     """The report's stale-topics section: ``stale`` is (topic id, reviewed YYYY-MM-DD or None
     for never), oldest first, as bot/knowledge/review.py stale_topics gives them (the caller
@@ -826,5 +880,9 @@ def format_stale_topics(
     if not stale:
         return f"Stale topics (reviewed more than {days} days ago): none"
     lines = [f"Stale topics (reviewed more than {days} days ago): {len(stale)}"]
-    lines += [f"  {topic_id:<32} reviewed {reviewed or 'never'}" for topic_id, reviewed in stale]
+    shown = stale if limit is None else stale[:limit]
+    lines += [f"  {topic_id:<32} reviewed {reviewed or 'never'}" for topic_id, reviewed in shown]
+    if len(shown) < len(stale):
+        more = len(stale) - len(shown)
+        lines.append(f"  … and {more} more (the awssec report command lists them all)")
     return "\n".join(lines)

@@ -202,7 +202,6 @@ class Store(LearnedMixin):
 
     # --- writes -------------------------------------------------------------------------------
 
-    @guarded("recording an answer")
     def record_answer(
         self,
         *,
@@ -233,12 +232,17 @@ class Store(LearnedMixin):
         # Tidied from the guarded question, never the typed one: it can hold no secret the stored
         # question does not. Misses only, the rows a report groups.
         values["question_tidied"] = stored_tidy(values["question"]) if values["is_miss"] else None
-        with self.engine.begin() as conn:
-            result = conn.execute(self._answer_insert, values)
-            key = result.inserted_primary_key
+
+        def insert(conn: Connection) -> int:
+            key = conn.execute(self._answer_insert, values).inserted_primary_key
             if key is None:  # never for a one-row INSERT; SQLAlchemy's type allows it
                 raise StorageError("the database returned no id for a recorded answer")
-            answer_id = int(key[0])
+            return int(key[0])
+
+        # Under the breaker, group-committed with the other writes of the reply path; the
+        # id is known (committed) before the reply carrying it in its buttons is posted.
+        answer_id = self.breaker.write("recording an answer", self.engine, insert)
+        assert answer_id is not None
         self._maybe_purge()
         return answer_id
 
@@ -314,7 +318,6 @@ class Store(LearnedMixin):
             raise UnknownAnswerError(f"no answer with id {answer_id}") from None
         self._maybe_purge()
 
-    @guarded("claiming an event")
     def claim_event(self, key: str, ttl_seconds: int = 600) -> bool:
         """True exactly once per ``key`` among all processes while the claim is live.
 
@@ -326,9 +329,12 @@ class Store(LearnedMixin):
             key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         now = utcnow()
         params = {"key": key, "expires_at": now + timedelta(seconds=ttl_seconds), "now": now}
-        with self.engine.begin() as conn:
-            won = conn.execute(self._claim_event, params).first() is not None
-        return won
+
+        def claim(conn: Connection) -> bool:
+            return conn.execute(self._claim_event, params).first() is not None
+
+        # Under the breaker, group-committed (bot/storage/breaker.py).
+        return bool(self.breaker.write("claiming an event", self.engine, claim))
 
     # --- retention ----------------------------------------------------------------------------
 
@@ -352,6 +358,17 @@ class Store(LearnedMixin):
             # Install links nobody finished (slack_sdk's OAuth state store only deletes the
             # states it consumes): bounds what anonymous GET /slack/install can add.
             conn.execute(delete(_OAUTH_STATES).where(_OAUTH_STATES.c.expire_at < now))
+            # Teaching's records past retention (the groups and hand-offs hold questions as
+            # asked; the DM claims only ids), and threads whose follow-up window has ended.
+            # Learned questions, drafts and auto-answer channels are kept: they are settings.
+            teaching = (
+                (schema.teach_claims, schema.teach_claims.c.created_at),
+                (schema.teach_groups, schema.teach_groups.c.updated_at),
+                (schema.handoffs, schema.handoffs.c.created_at),
+            )
+            for old_table, created in teaching:
+                conn.execute(delete(old_table).where(created < cutoff))
+            conn.execute(delete(schema.threads).where(schema.threads.c.expires_at < now))
         return deleted
 
     def _maybe_purge(self, *, background: bool = True) -> None:

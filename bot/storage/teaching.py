@@ -10,30 +10,21 @@ bot/guard.py first.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import (
-    DBAPIError,
-    DisconnectionError,
-    InterfaceError,
-    OperationalError,
-    SQLAlchemyError,
-)
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import guard
-from bot.storage.errors import StorageError, StorageUnavailable
+from bot.storage.breaker import guarded
+from bot.storage.errors import StorageUnavailable
 from bot.storage.learned import add_draft_in, add_learned_in
-from bot.storage.report import MAX_QUESTION_CHARS, tidy_question
+from bot.storage.report import MAX_CLUSTER_WORDINGS, MAX_QUESTION_CHARS, tidy_question
 from bot.storage.schema import (
     answers,
     handoffs,
@@ -73,11 +64,9 @@ __all__ = [
     "teach_group",
 ]
 
-T = TypeVar("T")
-
-# Wordings of a group kept for teaching (the report's grouping shows the 5 most asked).
-# Trade: more wordings teach the matcher more phrasings per click, at a longer JSON row.
-MAX_GROUP_WORDINGS = 20
+# Wordings of a group kept for teaching: all the report found (MissCluster.wordings, most
+# asked first, capped there by MAX_CLUSTER_WORDINGS), so a teach covers the whole group.
+MAX_GROUP_WORDINGS = MAX_CLUSTER_WORDINGS
 # People told per taught group. Trade: more reach everyone who asked, at one chat.postMessage
 # each inside one click (Slack's rate limit for posting is about one per second per channel,
 # and every asker is a channel of their own).
@@ -115,30 +104,6 @@ def _insert_for(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    lines = str(orig).strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
-
-
-@contextmanager
-def _database(what: str) -> Iterator[None]:
-    """Connection-level failures as StorageUnavailable (the caller says "try again");
-    anything else from the database as StorageError, both in one line."""
-    try:
-        yield
-    except StorageError:
-        raise
-    except (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError) as exc:
-        raise StorageUnavailable(f"{what}: {_first_line(exc)}") from None
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise StorageUnavailable(f"{what}: {_first_line(exc)}") from None
-        raise StorageError(f"{what}: {_first_line(exc)}") from None
-    except SQLAlchemyError as exc:
-        raise StorageError(f"{what}: {_first_line(exc)}") from None
-
-
 def _read(store: Store) -> Connection:
     return store._read()
 
@@ -156,25 +121,6 @@ class _Clock:
     def check(self, what: str) -> None:
         if self._until is not None and time.monotonic() > self._until:
             raise StorageUnavailable(f"{what}: too late, the caller gave up; rolled back")
-
-
-def _guarded(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Run a function of this module under the Store's breaker (bot/storage/breaker.py),
-    which classifies failures (StorageUnavailable for an outage, BadRecordError for bad
-    data) and keeps callers away from a database that is down; one line, no SQL."""
-
-    def decorate(func: Callable[..., T]) -> Callable[..., T]:
-        @functools.wraps(func)
-        def wrapper(store: Store, *args: Any, **kwargs: Any) -> T:
-            breaker = getattr(store, "breaker", None)
-            if breaker is not None:
-                return breaker.call(what, func, store, *args, **kwargs)
-            with _database(what):
-                return func(store, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 # --- the report's groups ----------------------------------------------------------------------
@@ -203,7 +149,7 @@ def group_key_of(example: str, team_id: str | None) -> str:
     return digest.hexdigest()[:_GROUP_KEY_CHARS]
 
 
-@_guarded("saving the report's groups")
+@guarded("saving the report's groups")
 def remember_groups(
     store: Store,
     clusters: Sequence[MissCluster],
@@ -216,7 +162,9 @@ def remember_groups(
     groups: list[TeachGroup] = []
     for cluster in clusters:
         example = _clean(cluster.example)
-        wordings = list(dict.fromkeys(_clean(w) for w in [cluster.example, *cluster.variants]))
+        # Every wording of the group (not only the few shown): askers are found by them.
+        every = cluster.wordings or cluster.variants
+        wordings = list(dict.fromkeys(_clean(w) for w in [cluster.example, *every]))
         groups.append(
             TeachGroup(
                 group_key_of(example, team_id),
@@ -251,7 +199,7 @@ def remember_groups(
     return groups
 
 
-@_guarded("reading what was taught")
+@guarded("reading what was taught")
 def taught_groups(store: Store, group_keys: Sequence[str]) -> dict[str, Taught]:
     """What each of these groups (or corrections) was last taught as, if anything."""
     keys = [k for k in dict.fromkeys(group_keys) if k]
@@ -320,7 +268,7 @@ def _dm_claim_key(group_key: str, user_id: str) -> str:
     return f"dm:{group_key}:{user_id}"[:_MAX_KEY_CHARS]
 
 
-@_guarded("teaching a group")
+@guarded("teaching a group")
 def teach_group(
     store: Store,
     group_key: str,
@@ -382,7 +330,7 @@ def teach_group(
     return TeachResult(group, learned, tuple(claimed))
 
 
-@_guarded("releasing a DM claim")
+@guarded("releasing a DM claim")
 def release_dm(store: Store, group_key: str, user_id: str) -> None:
     """Give a claim back (its DM could not be sent), so a later click tells that person."""
     with store.engine.begin() as conn:
@@ -405,7 +353,7 @@ class NotHelpfulVote:
     voted_at: datetime
 
 
-@_guarded("reading the latest votes")
+@guarded("reading the latest votes")
 def not_helpful_votes(
     store: Store,
     since: datetime,
@@ -463,7 +411,7 @@ class Correction:
     learned: bool  # False: it was already corrected to that topic
 
 
-@_guarded("correcting an answer")
+@guarded("correcting an answer")
 def correct_answer(
     store: Store,
     answer_id: int,
@@ -509,7 +457,7 @@ class MissRow:
     created_at: datetime
 
 
-@_guarded("reading a missed question")
+@guarded("reading a missed question")
 def miss_for_handoff(store: Store, answer_id: int) -> MissRow | None:
     """The recorded question behind an "Ask the security team" button, or None (purged)."""
     stmt = select(
@@ -582,7 +530,7 @@ def handoff_key_of(answer_id: int) -> str:
     return f"{HANDOFF_KEY_PREFIX}{int(answer_id)}"
 
 
-@_guarded("handing a question over")
+@guarded("handing a question over")
 def claim_handoff(
     store: Store,
     *,
@@ -625,7 +573,7 @@ def claim_handoff(
     return _handoff(row), won is not None
 
 
-@_guarded("dropping a hand-off")
+@guarded("dropping a hand-off")
 def drop_handoff(store: Store, handoff_id: int) -> None:
     """Forget a hand-off that could not be posted, so the button works again."""
     with store.engine.begin() as conn:
@@ -636,7 +584,7 @@ def drop_handoff(store: Store, handoff_id: int) -> None:
         )
 
 
-@_guarded("saving where a hand-off was posted")
+@guarded("saving where a hand-off was posted")
 def set_experts_message(
     store: Store, handoff_id: int, *, experts_channel: str, experts_ts: str, permalink: str | None
 ) -> None:
@@ -652,14 +600,14 @@ def set_experts_message(
         )
 
 
-@_guarded("reading a hand-off")
+@guarded("reading a hand-off")
 def get_handoff(store: Store, handoff_id: int) -> Handoff | None:
     with _read(store) as conn:
         row = conn.execute(select(handoffs).where(handoffs.c.id == int(handoff_id))).first()
     return None if row is None else _handoff(row)
 
 
-@_guarded("answering a hand-off")
+@guarded("answering a hand-off")
 def claim_handoff_answer(
     store: Store,
     handoff_id: int,
@@ -712,7 +660,7 @@ def claim_handoff_answer(
     return handoff
 
 
-@_guarded("releasing a hand-off answer")
+@guarded("releasing a hand-off answer")
 def release_handoff_answer(store: Store, handoff_id: int) -> None:
     """Undo the "answered" mark when the answer could not be posted (the learned question or
     draft stays: adding them again is idempotent), so the expert can try again."""

@@ -71,7 +71,7 @@ def test_bad_settings_name_the_variable_in_one_line(env: dict[str, str], variabl
 
 def test_worker_and_thread_counts() -> None:
     settings = Settings.from_env(HTTP_ENV)
-    assert (settings.web_concurrency, settings.web_threads, settings.listener_threads) == (2, 4, 4)
+    assert (settings.web_concurrency, settings.web_threads, settings.listener_threads) == (2, 4, 32)
     env = {
         **HTTP_ENV,
         "WEB_CONCURRENCY": "3",

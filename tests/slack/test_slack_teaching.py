@@ -45,6 +45,7 @@ from bot.rendering.blocks.teaching import (
     topic_select,
 )
 from bot.slack.answering.deps import CONTEXT_KEY, Deps
+from bot.slack.answering.replies import Where, build_reply
 from bot.slack.listeners.actions import experts, teach
 from bot.slack.listeners.actions.experts import (
     handle_ask_experts,
@@ -94,16 +95,15 @@ def context(service: AnswerService, store: Store) -> BoltContext:
     return BoltContext({CONTEXT_KEY: deps, "bot_user_id": BOT_USER_ID, "team_id": TEAM})
 
 
+def set_settings(context: BoltContext, **fields: Any) -> None:
+    """Give the app's Deps these settings (as create_app does from Settings.from_env)."""
+    deps = context[CONTEXT_KEY]
+    context[CONTEXT_KEY] = dataclasses.replace(deps, settings=Settings(**fields))
+
+
 @pytest.fixture
-def experts_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWSSEC_EXPERTS_CHANNEL", EXPERTS)
-    monkeypatch.setenv("AWSSEC_EXPERTS_GROUP", "S0SECTEAM")
-
-
-@pytest.fixture(autouse=True)
-def _no_ambient_teaching(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWSSEC_EXPERTS_CHANNEL", "AWSSEC_EXPERTS_GROUP", "AWSSEC_NOTIFY_ASKERS"):
-        monkeypatch.delenv(name, raising=False)
+def experts_on(context: BoltContext) -> None:
+    set_settings(context, experts_channel=EXPERTS, experts_group="S0SECTEAM")
 
 
 def miss(store: Store, question: str, user: str, channel: str = "C1") -> int:
@@ -248,10 +248,8 @@ def test_a_non_admin_cannot_see_the_menus_or_teach(context: BoltContext, store: 
     assert learned_rows(store) == [] and dms(client) == []
 
 
-def test_notify_askers_off_teaches_but_tells_nobody(
-    context: BoltContext, store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AWSSEC_NOTIFY_ASKERS", "false")
+def test_notify_askers_off_teaches_but_tells_nobody(context: BoltContext, store: Store) -> None:
+    set_settings(context, notify_askers=False)
     miss(store, QUESTION, "U0ASKER")
     [group] = menus(report(context)["blocks"], TEACH_BLOCK_ID)
     body, action = select_body(group, "guardduty")
@@ -455,9 +453,10 @@ def test_the_ask_button_shows_only_when_experts_are_set_up(
     slack_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dont_know = Answer(question="zzz", kind=AnswerKind.NO_MATCH)
-    assert ACTION_ASK_EXPERTS not in json.dumps(render_message(dont_know, answer_id=4))
+    # Rendering never reads the environment: the caller says whether the hand-off is on.
     monkeypatch.setenv("AWSSEC_EXPERTS_CHANNEL", EXPERTS)
-    message = render_message(dont_know, answer_id=4)
+    assert ACTION_ASK_EXPERTS not in json.dumps(render_message(dont_know, answer_id=4))
+    message = render_message(dont_know, answer_id=4, ask_experts=True)
     [button] = [
         e
         for b in message["blocks"]
@@ -467,9 +466,30 @@ def test_the_ask_button_shows_only_when_experts_are_set_up(
     ]
     assert button["value"] == "4" and button["text"]["text"] == "Ask the security team"
     # Not on an answer, nor on a miss that was not recorded.
-    assert ACTION_ASK_EXPERTS not in json.dumps(render_message(dont_know))
+    assert ACTION_ASK_EXPERTS not in json.dumps(render_message(dont_know, ask_experts=True))
     kms = Answer(question="kms", kind=AnswerKind.TOPIC, topics=(slack_kb.get("kms"),))
-    assert ACTION_ASK_EXPERTS not in json.dumps(render_message(kms, answer_id=4))
+    assert ACTION_ASK_EXPERTS not in json.dumps(render_message(kms, answer_id=4, ask_experts=True))
+
+
+def test_the_hand_off_follows_the_apps_settings_not_the_environment(
+    context: BoltContext, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A miss answered through build_reply carries the button exactly when the app's
+    Settings name an experts channel; the environment at request time changes nothing."""
+    monkeypatch.setenv("AWSSEC_EXPERTS_CHANNEL", EXPERTS)
+    where = Where("mention", TEAM, "U0ASKER", "C1")
+    off = build_reply(context[CONTEXT_KEY], QUESTION, where, log)
+    assert off.answer is not None and not off.answer.answered
+    assert ACTION_ASK_EXPERTS not in json.dumps(off.message)
+    respond = MagicMock()
+    handle_ask_experts(
+        *ask_button_body(miss(store, QUESTION, "U0ASKER")), respond, posted_client(), context, log
+    )
+    assert respond.call_args.kwargs["text"] == experts.NOT_ENABLED
+    monkeypatch.delenv("AWSSEC_EXPERTS_CHANNEL")
+    set_settings(context, experts_channel=EXPERTS)
+    on = build_reply(context[CONTEXT_KEY], QUESTION, where, log)
+    assert ACTION_ASK_EXPERTS in json.dumps(on.message)
 
 
 @pytest.mark.usefixtures("experts_on")

@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.storage import Store, build_report, format_report, format_summary, parse_since
-from bot.storage.report import cluster_questions, normalize_question
+from bot.storage.report import (
+    MAX_CLUSTER_WORDINGS,
+    SHOWN_VARIANTS,
+    cluster_questions,
+    format_stale_topics,
+    normalize_question,
+)
 
 MISSES = [
     ("How do I enable GuardDuty?", ["guardduty"]),
@@ -101,7 +107,7 @@ def test_formats(store: Store) -> None:
 
     parsed = list(csv.DictReader(io.StringIO(format_report(report, "csv"))))
     sections = {row["section"] for row in parsed}
-    assert sections == {"missed", "not_helpful", "helpfulness", "busiest"}
+    assert sections == {"missed", "not_helpful", "helpfulness", "busiest", "auto"}
 
     summary = format_summary(report)
     assert len(summary.splitlines()) <= 10 and "GuardDuty" in summary
@@ -414,3 +420,61 @@ def test_a_database_from_before_the_column_is_upgraded_and_its_misses_grouped(tm
         assert dict(cluster.suggestions) == {"guardduty": 1, "kms": 1}
     finally:
         store.dispose()
+
+
+def test_automatic_answers_have_their_own_line(store: Store) -> None:
+    seed(store)  # 12 answers asked for (mentions and DMs), none automatic
+    auto_ids = [
+        store.record_answer(
+            question=f"auto question {i}",
+            topic_ids=["guardduty"],
+            suggestion_ids=[],
+            confidence=0.95,
+            team_id="T1",
+            user_id="U1",
+            channel_id="C9",
+            surface="auto",
+        )
+        for i in range(3)
+    ]
+    for answer_id, user, helpful in [
+        (auto_ids[0], "U1", True),
+        (auto_ids[0], "U2", True),
+        (auto_ids[1], "U1", False),
+    ]:
+        store.record_vote(
+            answer_id=answer_id, team_id="T1", user_id=user, channel_id="C9", helpful=helpful
+        )
+    report = build_report(store, timedelta(days=7))
+    assert (report.auto_answers, report.auto_helpful, report.auto_not_helpful) == (3, 2, 1)
+    # Counted in the totals too.
+    assert report.answers == 15 and (report.helpful, report.not_helpful) == (5, 4)
+    line = "Automatic answers (auto-answer channels): 3, votes 2 helpful / 1 not helpful"
+    assert line in format_report(report, "table").splitlines()
+    assert line in format_summary(report).splitlines()
+    data = json.loads(format_report(report, "json"))
+    assert data["auto"] == {"answers": 3, "helpful": 2, "not_helpful": 1}
+    rows = list(csv.DictReader(io.StringIO(format_report(report, "csv"))))
+    [auto] = [r for r in rows if r["section"] == "auto"]
+    assert (auto["count"], auto["helpful"], auto["not_helpful"]) == ("3", "2", "1")
+    # Another team's report sees none of them.
+    assert build_report(store, timedelta(days=7), team_id="T2").auto_answers == 0
+
+
+def test_a_group_carries_every_wording_up_to_the_cap() -> None:
+    # One group of many distinct wordings (each asked once, one asked three times).
+    wordings = [f"how do I enable guardduty in account number {i}" for i in range(150)]
+    items = [(w, ["guardduty"]) for w in wordings + [wordings[7]] * 2]
+    [group] = cluster_questions(items)
+    assert group.count == 152
+    assert len(group.variants) == SHOWN_VARIANTS
+    assert len(group.wordings) == MAX_CLUSTER_WORDINGS
+    assert group.wordings[0] == wordings[7]  # most asked first
+    assert set(group.variants) <= set(group.wordings) <= set(wordings)
+
+
+def test_the_stale_topics_list_can_be_capped() -> None:
+    stale = [(f"topic-{i}", None) for i in range(12)]
+    text = format_stale_topics(stale, 365, limit=10)
+    assert "topic-9 " in text and "topic-10" not in text and "and 2 more" in text
+    assert "topic-11" in format_stale_topics(stale, 365)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.config import experts_enabled
 from bot.knowledge.model import KnowledgeBase, Topic
 from bot.matcher.answer import Answer, AnswerKind
 from bot.rendering import phrases
@@ -111,7 +110,7 @@ def render_blocks(
     kb: KnowledgeBase | None = None,
     answer_id: int | None = None,
     ids: ActionIds | None = None,
-    ask_experts: bool | None = None,
+    ask_experts: bool = False,
 ) -> list[dict[str, Any]]:
     """Block Kit for `answer`.
 
@@ -119,8 +118,8 @@ def render_blocks(
     `shareable` adds the "Share in channel" button (for ephemeral answers); `kb` resolves
     related topic ids to names; `answer_id` (the recorded answer) adds the feedback buttons.
     `ids` numbers the buttons: pass the one used for other blocks of the same message.
-    `ask_experts` adds "Ask the security team" to a recorded miss (None: when
-    AWSSEC_EXPERTS_CHANNEL is set).
+    `ask_experts` adds "Ask the security team" to a recorded miss (the caller passes
+    whether the hand-off is on: AWSSEC_EXPERTS_CHANNEL, read by bot/config.py).
     """
     ids = ids or ActionIds()
     blocks: list[dict[str, Any]] = []
@@ -154,7 +153,7 @@ def render_blocks(
             blocks += _did_you_mean(answer.suggestions, ids, phrases.DID_YOU_MEAN)
         hint = phrases.LIST_HINT.format(list_command=f"{SLASH_COMMAND} list")
         blocks.append(context_block(escape_mrkdwn(hint)))
-        if answer_id is not None and (experts_enabled() if ask_experts is None else ask_experts):
+        if answer_id is not None and ask_experts:
             # The value is the recorded miss: the hand-off reads the (guarded) question
             # and who asked from the database, never from the button.
             ask = button_element(
@@ -188,7 +187,7 @@ def render_message(
     shareable: bool = False,
     kb: KnowledgeBase | None = None,
     answer_id: int | None = None,
-    ask_experts: bool | None = None,
+    ask_experts: bool = False,
 ) -> dict[str, Any]:
     """`text` + `blocks`, ready to pass to chat.postMessage, say() or respond()."""
     blocks = render_blocks(

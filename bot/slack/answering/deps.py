@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.config import Settings
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.answer import Answer
 from bot.slack.reliability.dedup import Deduplicator
@@ -34,6 +35,9 @@ class Deps:
     store: Store | None = None
     # Slack user ids allowed to see `/awssec report`.
     admins: frozenset[str] = field(default_factory=frozenset)
+    # The validated settings (bot/config.py), read once at start-up: listeners take the
+    # experts channel, follow-up window, etc. from here, never from the environment.
+    settings: Settings = field(default_factory=Settings)
 
     # Bolt deep-copies `context` for every lazy listener; these are shared, long-lived
     # objects (a matcher index, a lock-guarded cache), so the "copy" is the object itself.

@@ -291,7 +291,13 @@ def build_reply(
         # Replies quote the question ("I don't know" and the shared "asked: …"): never a
         # key-like run, even one the guard cannot name.
         answer = dataclasses.replace(answer, question=QUESTION_NOT_QUOTED)
-    message = render_message(answer, kb=kb, shareable=shareable, answer_id=answer_id)
+    message = render_message(
+        answer,
+        kb=kb,
+        shareable=shareable,
+        answer_id=answer_id,
+        ask_experts=deps.settings.experts_enabled,
+    )
     return Reply(message, answer=answer)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners import actions, commands, events, options, views
+from bot.slack.listeners import actions, commands, events, options, unhandled, views
 
 
 def register_listeners(app: App) -> None:
@@ -13,3 +13,5 @@ def register_listeners(app: App) -> None:
     actions.register(app)
     views.register(app)
     options.register(app)
+    # Unhandled requests (a 404) and listener errors: one log line (see unhandled.py).
+    unhandled.register(app)

@@ -146,15 +146,20 @@ class EventClaims:
         return won, won
 
     def forget(self, key: str) -> None:
-        """The reply to `key` was posted (or given up): delete its pending row."""
-        from bot.storage.errors import StorageError
+        """The reply to `key` was posted (or given up): delete its pending row.
 
-        try:
-            self.pending.done([key])
-        except StorageError:
-            # Kept until the delete succeeds; meanwhile the lease is renewed, so no other
-            # process answers it again while this one lives.
-            with self._lock:
+        The delete is queued (group-committed with this process's next writes) and not
+        waited for: the answering thread moves on to the next question. A crash in the
+        milliseconds before it commits leaves the row, and the replay finds the reply's
+        metadata (`already_answered`) and stays silent.
+        """
+        self.pending.done_soon([key], self._keep_for_retry)
+
+    def _keep_for_retry(self, keys: list[str]) -> None:
+        # Kept until the delete succeeds (the sweeper retries); meanwhile the lease is
+        # renewed, so no other process answers it again while this one lives.
+        with self._lock:
+            for key in keys:
                 if len(self._unforgotten) < MAX_UNFORGOTTEN:
                     self._unforgotten.add(key)
 

@@ -20,7 +20,7 @@ from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import SettingsError, TeachingSettings, teaching_settings
+from bot.config import TeachingSettings
 from bot.knowledge.model import KnowledgeBase
 from bot.rendering.blocks.ids import HANDOFF_BLOCK_ID, block_reference
 from bot.rendering.blocks.teaching import (
@@ -56,11 +56,9 @@ UNKNOWN_TOPIC = "That topic is no longer in my knowledge; choose another."
 log = logging.getLogger(__name__)
 
 
-def experts_settings() -> TeachingSettings:
-    try:
-        return teaching_settings()
-    except SettingsError:  # refused at start-up already; here it means "off"
-        return TeachingSettings()
+def experts_settings(deps: Deps) -> TeachingSettings:
+    """The hand-off settings, validated at start-up (`Deps.settings`, never the environment)."""
+    return deps.settings.teaching
 
 
 def already_sent(handoff: Any) -> str:
@@ -111,7 +109,7 @@ def handle_ask_experts(
     from bot.storage import teaching
 
     deps = deps_of(context)
-    settings = experts_settings()
+    settings = experts_settings(deps)
     if not settings.experts_enabled or settings.experts_channel is None:
         _ephemeral(respond, logger, NOT_ENABLED)
         return
@@ -246,6 +244,7 @@ def deliver_answer(
 
 
 def close_handoff_message(
+    deps: Deps,
     client: WebClient,
     logger: logging.Logger,
     handoff: Any,
@@ -255,7 +254,7 @@ def close_handoff_message(
     fallback_ts: str | None = None,
 ) -> None:
     """Replace the experts' message controls by who answered how."""
-    channel = handoff.experts_channel or experts_settings().experts_channel
+    channel = handoff.experts_channel or experts_settings(deps).experts_channel
     ts = handoff.experts_ts if handoff.experts_ts not in (None, "?") else fallback_ts
     if not channel or not ts:
         return
@@ -277,7 +276,7 @@ def handle_expert_topic(
     from bot.storage import teaching
 
     deps = deps_of(context)
-    settings = experts_settings()
+    settings = experts_settings(deps)
     where = clicked_where(body, "expert")
     if not in_experts_channel(body, settings):
         logger.info("hand-off answer refused outside the experts channel (%s)", where.channel_id)
@@ -328,6 +327,7 @@ def handle_expert_topic(
         return
     logger.info("hand-off %s answered with %s by %s", handoff.id, topic.id, where.user_id)
     close_handoff_message(
+        deps,
         client,
         logger,
         handoff,
@@ -349,7 +349,7 @@ def handle_expert_write(
     from bot.storage import teaching
 
     deps = deps_of(context)
-    settings = experts_settings()
+    settings = experts_settings(deps)
     if not in_experts_channel(body, settings):
         _ephemeral(respond, logger, NOT_EXPERTS)
         return

@@ -101,6 +101,7 @@ def handle_feedback(
             user_id=user,
             channel_id=channel,
             helpful=helpful,
+            enterprise_id=where.enterprise_id,
         )
     except LookupError:  # UnknownAnswerError: purged, or never recorded
         refused(ANSWER_GONE)
@@ -178,7 +179,14 @@ def _rerender(deps: Deps, answer_id: int, logger: logging.Logger) -> dict[str, A
     kb = deps.service.knowledge
     answer = answer_from_record(row.question, row.topic_ids, row.suggestion_ids, kb)
     # Ephemeral answers with feedback buttons come from /awssec: keep "Share in channel".
-    return render_message(answer, kb=kb, shareable=True, answer_id=answer_id)
+    # A re-rendered miss keeps its "Ask the security team" button when the hand-off is on.
+    return render_message(
+        answer,
+        kb=kb,
+        shareable=True,
+        answer_id=answer_id,
+        ask_experts=deps.settings.experts_enabled,
+    )
 
 
 def answer_from_record(

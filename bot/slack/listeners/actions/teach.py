@@ -24,7 +24,6 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import guard
-from bot.config import SettingsError, teaching_settings
 from bot.rendering.blocks.catalogue import render_home_view
 from bot.rendering.blocks.ids import CORRECT_BLOCK_ID, TEACH_BLOCK_ID, ActionIds, block_reference
 from bot.rendering.blocks.teaching import (
@@ -99,11 +98,9 @@ def quotable(question: str | None) -> str | None:
     return None if guard.looks_secret_shaped(question) else question
 
 
-def notify_askers_enabled() -> bool:
-    try:
-        return teaching_settings().notify_askers
-    except SettingsError:  # refused at start-up already; never fail a click over it
-        return True
+def notify_askers_enabled(deps: Deps) -> bool:
+    """AWSSEC_NOTIFY_ASKERS, validated at start-up (`Deps.settings`)."""
+    return deps.settings.notify_askers
 
 
 # --- the teaching part of the report ----------------------------------------------------------
@@ -203,6 +200,7 @@ def admin_home_view(
             deps.store,
             HOME_REPORT_SINCE,
             top=TEACH_GROUPS_SHOWN,
+            team_id=team_id,  # this team's misses and votes only
         )
         section = teaching_section(
             deps, report, team_id=team_id, enterprise_id=enterprise_id, period="last 7 days"
@@ -298,7 +296,7 @@ def handle_teach(
             taught_by=where.user_id,
             team_id=where.team_id,
             enterprise_id=where.enterprise_id,
-            notify=notify_askers_enabled(),
+            notify=notify_askers_enabled(deps),
         )
     except Unavailable:
         note(CANNOT_SAVE)

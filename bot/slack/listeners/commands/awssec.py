@@ -19,6 +19,7 @@ from bot.slack.answering.replies import (
     Where,
     build_reply,
     describe_error,
+    enterprise_of,
     send,
 )
 from bot.slack.listeners.actions.teach import TEACHING_UNAVAILABLE, Unavailable, teaching_section
@@ -59,13 +60,17 @@ def handle_awssec(
             report.group(1),
             logger,
             team_id=command.get("team_id"),
-            enterprise_id=command.get("enterprise_id"),
+            enterprise_id=enterprise_of(command),
         )
     elif autoanswer:
         message = autoanswer_reply(deps, command, autoanswer.group(1), logger)
     else:
         where = Where(
-            "slash", command.get("team_id"), command.get("user_id"), command.get("channel_id")
+            "slash",
+            command.get("team_id"),
+            command.get("user_id"),
+            command.get("channel_id"),
+            enterprise_of(command),
         )
         message = build_reply(deps, text, where, logger, shareable=True).message
     send(respond, logger, "respond to /awssec", response_type="ephemeral", **message)
@@ -87,15 +92,28 @@ def report_reply(
         return {"text": NOT_ADMIN}
     if deps.store is None:
         return {"text": NO_STORE}
+    from bot.knowledge.review import stale_topics
     from bot.storage import build_report, format_summary, parse_since
+    from bot.storage.report import SUMMARY_STALE_SHOWN, format_stale_topics
 
     try:
         since = parse_since((since_text or DEFAULT_REPORT_SINCE).replace(" ", ""))
     except ValueError:
         return {"text": "Use `/awssec report` or `/awssec report 30d` (m, h, d or w)."}
     try:
-        built = build_report(deps.store, since)
-        summary = format_summary(built)
+        # This team's records only: one deployment may serve many workspaces.
+        built = build_report(deps.store, since, team_id=team_id)
+        # Then the topics due a review (AWSSEC_STALE_DAYS), as `awssec report` shows them.
+        days = deps.settings.stale_days
+        stale = [
+            (t.id, t.reviewed.isoformat() if t.reviewed else None)
+            for t in stale_topics(deps.service.knowledge, days)
+        ]
+        summary = (
+            format_summary(built)
+            + "\n\n"
+            + format_stale_topics(stale, days, limit=SUMMARY_STALE_SHOWN)
+        )
     except Exception as exc:  # a report must never take the listener down
         logger.error("report failed: %s", describe_error(exc))
         return {"text": REPORT_FAILED}

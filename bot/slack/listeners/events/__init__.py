@@ -26,12 +26,14 @@ def register(app: App) -> None:
         ack=claim_then_ack, lazy=[forget_when_answered(handle_direct_message)]
     )
     # Channel messages (message.channels, message.groups): follow-ups in the bot's threads,
-    # and top-level questions in auto-answer channels; everything else is only acked.
-    app.event("message", matchers=[conversations.is_thread_reply])(
-        ack=ack_now, lazy=[conversations.handle_thread_followup]
+    # and top-level questions in auto-answer channels; everything else is only acked. Both
+    # answer questions nobody re-sends, so they are claimed durably too (only messages that
+    # look like questions: the matchers are pure checks, chatter costs no claim).
+    app.event("message", matchers=[conversations.is_followup_question])(
+        ack=claim_then_ack, lazy=[forget_when_answered(conversations.handle_thread_followup)]
     )
-    app.event("message", matchers=[conversations.is_top_level_message])(
-        ack=ack_now, lazy=[conversations.handle_auto_answer]
+    app.event("message", matchers=[conversations.is_channel_question])(
+        ack=claim_then_ack, lazy=[forget_when_answered(conversations.handle_auto_answer)]
     )
     app.event("message")(ack_now)
     app.event("app_home_opened")(ack=ack_now, lazy=[handle_app_home_opened])

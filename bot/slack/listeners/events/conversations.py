@@ -12,7 +12,9 @@
 Never: bots' messages, edits and other subtypes, the bot's own messages, messages that
 mention the bot (the `app_mention` listener answers those), threads the bot did not answer
 in, and what is not a question ("thanks", "ok", "+1", an emoji). Exactly one reply under
-Slack's retries: the same per-message claim as every other listener (`first_delivery`).
+Slack's retries: the same per-message claim as every other listener, made durably in the ack
+like mentions and DMs (bot/slack/reliability/claims.py), so a question acknowledged by a
+worker that then dies is answered by another.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from slack_bolt import BoltContext, Say
 from slack_sdk import WebClient
 
 from bot import guard
-from bot.config import ConversationSettings, SettingsError, conversation_settings
+from bot.config import ConversationSettings
 from bot.matcher.normalize import words
 from bot.matcher.smalltalk import detect_small_talk
 from bot.rendering.blocks.conversations import with_auto_answer_note
@@ -44,6 +46,7 @@ from bot.slack.answering.replies import (
     send,
     strip_bot_mention,
 )
+from bot.slack.reliability.claims import claimed_in_ack
 from bot.storage.conversations import ConversationStore, MemoryConversations, ThreadContext
 from bot.storage.errors import StorageError
 
@@ -84,12 +87,8 @@ _by_deps: weakref.WeakKeyDictionary[Deps, Conversations] = weakref.WeakKeyDictio
 def conversations_of(deps: Deps) -> Conversations:
     found = _by_deps.get(deps)
     if found is None:
-        try:
-            settings = conversation_settings()
-        except SettingsError as exc:  # start-up validated it; never crash a listener
-            log.error("%s; using the defaults", exc)
-            settings = ConversationSettings()
-        found = configure(deps, settings)
+        # The settings validated at start-up (`Deps.settings`), never the environment.
+        found = configure(deps, deps.settings.conversations)
     return found
 
 
@@ -147,6 +146,24 @@ def is_thread_reply(event: dict[str, Any]) -> bool:
 def is_top_level_message(event: dict[str, Any]) -> bool:
     """Bolt matcher: a person's new message in a channel (not in a thread)."""
     return is_channel_message(event) and thread_of(event) is None
+
+
+def _asks_unaddressed(event: dict[str, Any], body: dict[str, Any], context: Any) -> bool:
+    text = event.get("text") or ""
+    return is_question(text) and not mentions_bot(text, bot_user_id_of(context, body))
+
+
+def is_followup_question(event: dict[str, Any], body: dict[str, Any], context: Any) -> bool:
+    """Bolt matcher: a question in a channel thread, not addressed to the bot: what the
+    follow-up listener may answer. Pure checks only (no database): these messages are
+    claimed durably in the ack, so chatter must not cost a claim."""
+    return is_thread_reply(event) and _asks_unaddressed(event, body, context)
+
+
+def is_channel_question(event: dict[str, Any], body: dict[str, Any], context: Any) -> bool:
+    """Bolt matcher: a new question in a channel, not addressed to the bot: what auto-answer
+    may answer (claimed durably in the ack, like follow-ups)."""
+    return is_top_level_message(event) and _asks_unaddressed(event, body, context)
 
 
 # ---------------------------------------------------------------- remembering threads
@@ -212,6 +229,13 @@ def _warn_privately(
 # ---------------------------------------------------------------- listeners
 
 
+def _first_delivery(deps: Deps, body: dict[str, Any], event: dict[str, Any], context: Any) -> bool:
+    """The first delivery of this message? Decided in the ack when it claimed the message
+    durably (bot/slack/reliability/claims.py), else claimed here."""
+    claimed = claimed_in_ack(context)
+    return first_delivery(deps.dedup, body, event) if claimed is None else claimed
+
+
 def handle_thread_followup(
     event: dict[str, Any],
     body: dict[str, Any],
@@ -229,7 +253,7 @@ def handle_thread_followup(
     thread = live_thread(deps, body, event, logger)
     if thread is None:
         return  # not a thread the bot answered in (or its window has ended)
-    if not first_delivery(deps.dedup, body, event):
+    if not _first_delivery(deps, body, event, context):
         logger.debug("duplicate delivery of %s ignored", body.get("event_id"))
         return
     where = event_where(FOLLOWUP_SURFACE, body, event)
@@ -277,7 +301,7 @@ def handle_auto_answer(
     except StorageError as exc:
         logger.warning("could not read auto-answer for a channel: %s", exc)
         return
-    if not on or not first_delivery(deps.dedup, body, event):
+    if not on or not _first_delivery(deps, body, event, context):
         return
     where = event_where(AUTO_SURFACE, body, event)
     if guard.find_secrets(text[:MAX_SCANNED_CHARS]):

@@ -9,8 +9,8 @@ from slack_bolt import BoltContext, Say
 
 from bot.slack.answering.deps import deps_of
 from bot.slack.answering.replies import (
-    Where,
     build_reply,
+    event_where,
     is_human_message,
     new_question,
     send,
@@ -34,7 +34,7 @@ def handle_direct_message(
         return
     if not question and event.get("subtype") == "file_share":
         return  # a file dropped into the DM without a question: nothing to answer
-    where = Where("dm", body.get("team_id"), event.get("user"), event.get("channel"))
+    where = event_where("dm", body, event)
     # A DM is already private, so a credential warning is posted right here too.
     reply = build_reply(deps, question, where, logger)
     # Top-level DMs get top-level replies; a question asked in a DM thread stays there.

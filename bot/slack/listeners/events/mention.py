@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 
 from bot.slack.answering.deps import deps_of
 from bot.slack.answering.replies import (
-    Where,
     build_reply,
+    event_where,
     is_human_message,
     new_question,
     send,
@@ -35,7 +35,7 @@ def handle_app_mention(
     question = new_question(deps, body, event, context, logger)
     if question is None:
         return
-    where = Where("mention", body.get("team_id"), event.get("user"), event.get("channel"))
+    where = event_where("mention", body, event)
     # In a thread the bot answered in, the thread's topic is the mention's context too.
     thread = conversations.live_thread(deps, body, event, logger)
     topic = thread.topic_id if thread is not None else None

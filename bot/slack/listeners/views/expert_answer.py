@@ -78,7 +78,7 @@ def handle_expert_answer(
     handoff_id = expert_answer_handoff_id(view)
     # The ack refused secrets already; redacting again costs nothing and guards the rest.
     text = guard.redact(expert_answer_text(view))
-    settings = experts_settings()
+    settings = experts_settings(deps)
     if deps.store is None or handoff_id is None or not expert or not text:
         return
 
@@ -126,4 +126,4 @@ def handle_expert_answer(
         tell_expert(NOT_POSTED)
         return
     logger.info("hand-off %s answered in writing by %s (saved as a draft)", handoff.id, expert)
-    close_handoff_message(client, logger, handoff, expert_id=expert, how="in writing")
+    close_handoff_message(deps, client, logger, handoff, expert_id=expert, how="in writing")

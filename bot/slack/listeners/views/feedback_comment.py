@@ -9,6 +9,7 @@ from slack_bolt import BoltContext
 
 from bot.rendering.blocks.feedback import comment_answer_id, comment_text
 from bot.slack.answering.deps import deps_of
+from bot.slack.answering.replies import enterprise_of
 from bot.storage.errors import StorageError
 
 
@@ -27,7 +28,14 @@ def handle_feedback_comment(
         return
     try:
         # The store's breaker refuses at once while the database is unavailable.
-        store.record_comment(answer_id=answer_id, user_id=user, comment=comment)
+        store.record_comment(
+            answer_id=answer_id,
+            user_id=user,
+            comment=comment,
+            # A view submission names the team under `team` (or the user's team).
+            team_id=(body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"),
+            enterprise_id=enterprise_of(body),
+        )
     except LookupError:  # UnknownAnswerError: the answer was purged meanwhile
         logger.info("comment on answer %s dropped: the answer no longer exists", answer_id)
     except StorageError as exc:  # StorageUnavailable (logged by the breaker) or a bad record
