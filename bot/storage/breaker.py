@@ -92,10 +92,17 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL's deadlock and serialization failures: the server answered, and chose this
+# transaction as the one to abort. Not an outage (psycopg raises them as OperationalError).
+_CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True for failures of the connection (an outage), False for errors about the data."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _CONFLICT_SQLSTATES:
+        return False  # a write conflict: a batch is redone write by write (see below)
     return isinstance(exc, _CONNECTION_ERRORS)
 
 

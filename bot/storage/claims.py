@@ -164,15 +164,17 @@ class PendingEvents:
         """Extend the lease of every row this process holds; how many it holds."""
         from bot.storage.store import utcnow
 
-        def run() -> int:
-            with self.store.engine.begin() as conn:
-                return conn.execute(
-                    update(pending_events)
-                    .where(pending_events.c.owner == self.owner)
-                    .values(lease_until=utcnow() + self.lease)
-                ).rowcount
+        def run(conn: Connection) -> int:
+            return conn.execute(
+                update(pending_events)
+                .where(pending_events.c.owner == self.owner)
+                .values(lease_until=utcnow() + self.lease)
+            ).rowcount
 
-        return self.store.breaker.call("renewing event leases", run)
+        # Through the writer, like this process's claims and deletes of the same rows: run
+        # beside them, the renewal deadlocked with their batches on PostgreSQL.
+        renewed = self.store.breaker.write("renewing event leases", self.store.engine, run)
+        return int(renewed or 0)
 
     def take_lapsed(self, limit: int) -> list[PendingEvent]:
         """Take over up to `limit` rows whose lease lapsed (their owner died), oldest first.

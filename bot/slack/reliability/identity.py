@@ -63,7 +63,6 @@ class BotIdentity:
         self.round_seconds = round_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._round_ended: float | None = None
         self._fatal = False
@@ -88,9 +87,6 @@ class BotIdentity:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def wait(self, timeout: float) -> bool:
         """For tests and start-up logs: True once the identity is known."""
         thread = self._thread
@@ -101,8 +97,6 @@ class BotIdentity:
     def _resolve(self) -> None:
         attempts = len(self.delays) + 1
         for attempt in range(attempts):
-            if self._stop.is_set():
-                return
             try:
                 response = self._client.auth_test()
             except SlackApiError as exc:
@@ -128,8 +122,7 @@ class BotIdentity:
                 problem,
                 self.delays[attempt],
             )
-            if self._stop.wait(self.delays[attempt]):
-                return
+            time.sleep(self.delays[attempt])
         log.error(
             "auth.test kept failing; the bot's own user id stays unknown for now "
             "(mentions are still answered; trying again later)"

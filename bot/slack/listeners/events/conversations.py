@@ -48,7 +48,7 @@ from bot.slack.answering.replies import (
 )
 from bot.slack.reliability.claims import claimed_in_ack
 from bot.storage.conversations import ConversationStore, MemoryConversations, ThreadContext
-from bot.storage.errors import StorageError
+from bot.storage.errors import StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,8 @@ def remember_thread(
             topic_id=answer.topic_ids[0] if answer.topic_ids else None,
             minutes=minutes,
         )
+    except StorageUnavailable:  # the breaker logs an outage once; one line per event floods
+        return
     except StorageError as exc:
         logger.warning("could not remember a thread for follow-ups: %s", exc)
 
@@ -206,7 +208,9 @@ def live_thread(
         return conversations.store.thread(
             team_id=body.get("team_id"), channel_id=str(event.get("channel")), thread_ts=thread_ts
         )
-    except StorageError as exc:  # no follow-ups while the database is away
+    except StorageUnavailable:  # no follow-ups while the database is away (logged once)
+        return None
+    except StorageError as exc:
         logger.warning("could not look up a thread: %s", exc)
         return None
 
@@ -298,6 +302,8 @@ def handle_auto_answer(
         on = conversations.store.autoanswer(
             team_id=body.get("team_id"), channel_id=str(event.get("channel"))
         )
+    except StorageUnavailable:  # silent while the database is away (logged once)
+        return
     except StorageError as exc:
         logger.warning("could not read auto-answer for a channel: %s", exc)
         return
