@@ -160,3 +160,22 @@ def test_held_out_sets_stay_above_a_regression_floor(kb, matcher, name):
     misses = "\n".join(result.report_lines())
     assert result.accuracy >= HELD_OUT_FLOORS[0], misses
     assert result.refusal_rate >= HELD_OUT_FLOORS[1], misses
+
+
+def test_fitted_file_for_other_features_keeps_its_retrieval_settings(tmp_path) -> None:
+    """A fitted.json written for another feature set falls back to the default weights but
+    keeps its searched retrieval settings (what `awssec fit --no-search` refits from)."""
+    import json
+
+    from bot.matcher.model import DEFAULT_DECISION_WEIGHTS, FITTED_PATH, load_fitted
+
+    data = json.loads(FITTED_PATH.read_text(encoding="utf-8"))
+    data["decision_features"] = [*data["decision_features"], "a_feature_not_in_the_code"]
+    data["retrieval"]["field_weights"]["names"] = 7.5
+    data["retrieval"]["b"] = 0.33
+    path = tmp_path / "fitted.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    model = load_fitted(path)
+    assert model.decision == DEFAULT_DECISION_WEIGHTS
+    assert model.retrieval.field_weights["names"] == 7.5
+    assert model.retrieval.b == 0.33

@@ -138,20 +138,24 @@ def load_fitted(path: Path = FITTED_PATH) -> FittedModel:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return FittedModel()
+    retrieval = data.get("retrieval", {})
+    params = RetrievalParams(
+        field_weights={k: float(v) for k, v in retrieval["field_weights"].items()},
+        k1=float(retrieval["k1"]),
+        b=float(retrieval["b"]),
+    )
     if (
         tuple(data.get("ranking_features", ())) != RANKING_FEATURES
         or tuple(data.get("decision_features", ())) != DECISION_FEATURES
     ):
-        return FittedModel()
-    retrieval = data.get("retrieval", {})
+        # The retrieval settings do not depend on the features: keep them, so that
+        # `awssec fit --no-search` after adding a feature refits from the searched ones
+        # instead of silently starting from the defaults.
+        return FittedModel(retrieval=params)
     return FittedModel(
         ranking={k: float(v) for k, v in data["ranking"].items()},
         decision={k: float(v) for k, v in data["decision"].items()},
         threshold=float(data["threshold"]),
-        retrieval=RetrievalParams(
-            field_weights={k: float(v) for k, v in retrieval["field_weights"].items()},
-            k1=float(retrieval["k1"]),
-            b=float(retrieval["b"]),
-        ),
+        retrieval=params,
         provenance=data.get("provenance", {}),
     )
