@@ -6,6 +6,9 @@ topic it is about) and question-shaped chatter that must not be answered.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,28 @@ def test_answer_service_passes_the_context() -> None:
     service = AnswerService(reload_interval=None)
     answer = service.answer("does it work with EKS too?", context_topic="guardduty")
     assert answer.topic_ids == ["guardduty"]
+
+
+_CONFIDENCES = """
+import json, sys, yaml
+from bot.knowledge import load_knowledge
+from bot.matcher import Matcher
+matcher = Matcher(load_knowledge())
+cases = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))["followups"]
+print(json.dumps([matcher.match(c["q"], context_topic=c["context"]).confidence for c in cases]))
+"""
+
+
+def test_follow_ups_answer_the_same_whatever_the_hash_seed() -> None:
+    # Python randomises str hashing per process: nothing may depend on a set's order.
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _CONFIDENCES, str(FOLLOWUPS)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    ]
+    assert runs[0] == runs[1] == runs[2]

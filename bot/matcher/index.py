@@ -49,7 +49,8 @@ def stems_of(text: str) -> tuple[str, ...]:
 
 def _with_pairs(stems: tuple[str, ...]) -> list[str]:
     """Stems plus adjacent stem pairs, for the fields where pairs carry meaning."""
-    return [*stems, *(pair_term(a, b) for a, b in pairwise(stems))]
+    # " ".join of a pair is `pair_term`, without a Python call per pair.
+    return [*stems, *map(" ".join, pairwise(stems))]
 
 
 def topic_field_texts(topic: Topic) -> dict[str, tuple[str, ...]]:
@@ -91,6 +92,8 @@ class TopicIndex:
     joined_words: frozenset[str]
     # each topic's example questions as space-joined stems, for fuzzy paraphrase scoring
     question_texts: list[list[str]]
+    # ... with the stems sorted: token_sort_ratio's first step, done once here
+    question_sorted: list[list[str]]
     max_idf: float = 0.0
     unknown_idf: float = 0.0
 
@@ -217,6 +220,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         name_words=frozenset(name_words),
         joined_words=frozenset(w for w in surface if len(w) >= 6),
         question_texts=question_texts,
+        question_sorted=[[" ".join(sorted(t.split())) for t in ts] for ts in question_texts],
         max_idf=max_idf,
         unknown_idf=max_idf * UNKNOWN_WORD_WEIGHT,
     )

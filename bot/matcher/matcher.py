@@ -170,11 +170,13 @@ class Matcher:
         shortlist = heapq.nsmallest(CANDIDATES, prior, key=lambda t: (-prior[t], t))
         total = reading.total_weight(index.unknown_idf)
         rest_total = reading.rest_weight(index.unknown_idf)
-        query_text = " ".join(reading.sequence)
+        # token_sort_ratio sorts the whitespace-split tokens; the same, once per question.
+        query_sorted = " ".join(sorted(" ".join(reading.sequence).split()))
         naming = 1.0 / len(named) if named else 0.0
         candidates = []
+        evidence = self._evidence(shortlist, reading, holdout)
         for topic in shortlist:
-            score, vocabulary, questions, prose, rest = self._evidence(topic, reading, holdout)
+            score, vocabulary, questions, prose, rest = evidence[topic]
             named_value = naming if topic in named else 0.0
             features = {
                 "coverage": score / total if total else 0.0,
@@ -184,7 +186,7 @@ class Matcher:
                 "strength": 1.0 - math.exp(-score / index.max_idf) if index.max_idf else 0.0,
                 "named": named_value,
                 "named_object": named_value if reading.asks_for_service else 0.0,
-                "paraphrase": self._paraphrase(query_text, topic, holdout),
+                "paraphrase": self._paraphrase(query_sorted, topic, holdout),
                 # A question that is only a name ("macie?") is all about that name.
                 "rest_coverage": rest / rest_total if rest_total else 1.0,
             }
@@ -249,54 +251,62 @@ class Matcher:
         per_stem = [index.impacts_without(holdout.topic, holdout.question, s) for s in stems]
         return [sum(v[k] for v in per_stem) for k in range(1 + len(FIELD_GROUPS))]
 
-    def _evidence(self, topic: int, reading: Reading, holdout: Holdout | None) -> list[float]:
-        """The rarity-weighted amount of the question `topic`'s fields explain (BM25F): [over
-        all fields, per field group (FIELD_GROUPS order)..., over all fields apart from the
-        words that name a topic]. Zeros when it shares no term with the question."""
+    def _evidence(
+        self, shortlist: list[int], reading: Reading, holdout: Holdout | None
+    ) -> dict[int, list[float]]:
+        """Per shortlisted topic, the rarity-weighted amount of the question its fields explain
+        (BM25F): [over all fields, per field group (FIELD_GROUPS order)..., over all fields
+        apart from the words that name a topic]. Zeros when it shares no term with it."""
         postings = self.index.postings
         width = 1 + len(FIELD_GROUPS)
-        row = [0.0] * (width + 1)
-        held_out = holdout is not None and holdout.topic == topic
+        rows = {topic: [0.0] * (width + 1) for topic in shortlist}
+        held_out = holdout.topic if holdout is not None else None
         for position, group in enumerate(reading.groups):
-            if group.weight is None:
-                continue
-            best: tuple[float, ...] | None = None
-            for stems, trust in group.alternatives:
-                values: list[float] | None = None
-                for s in stems:
-                    found = postings.get(s, {}).get(topic)
-                    if found is None:
-                        continue
-                    if values is None:
-                        values = list(found)
-                    else:
-                        for k in range(width):
-                            values[k] += found[k]
-                if values is None:
-                    continue
-                if held_out:
-                    if holdout.question is None:
-                        continue
-                    values = self._held_out(holdout, stems)
-                scale = trust / len(stems)
-                if values[0] * scale > (best[0] if best else 0.0):
-                    best = tuple(v * scale for v in values)
-            if best is None:
-                continue
             weight = group.weight
-            for k in range(width):
-                row[k] += weight * best[k]
-            if position not in reading.naming_groups:
-                row[width] += weight * best[0]
-        return row
+            if weight is None:
+                continue
+            best: dict[int, tuple[float, ...]] = {}
+            for stems, trust in group.alternatives:
+                columns = [postings[s] for s in stems if s in postings]
+                if not columns:
+                    continue
+                scale = trust / len(stems)
+                for topic in shortlist:
+                    values: list[float] | None = None
+                    for column in columns:
+                        found = column.get(topic)
+                        if found is None:
+                            continue
+                        if values is None:
+                            values = list(found)
+                        else:
+                            values = [v + f for v, f in zip(values, found, strict=True)]
+                    if values is None:
+                        continue
+                    if topic == held_out:
+                        if holdout.question is None:
+                            continue
+                        values = self._held_out(holdout, stems)
+                    chosen = best.get(topic)
+                    if values[0] * scale > (chosen[0] if chosen else 0.0):
+                        best[topic] = tuple([v * scale for v in values])
+            naming = position in reading.naming_groups
+            for topic, explained in best.items():
+                row = rows[topic]
+                rest = row[width] + weight * explained[0] if not naming else row[width]
+                row[:width] = [r + weight * e for r, e in zip(row, explained, strict=False)]
+                row[width] = rest
+        return rows
 
-    def _paraphrase(self, query_text: str, topic: int, holdout: Holdout | None) -> float:
-        examples = self.index.question_texts[topic]
+    def _paraphrase(self, query_sorted: str, topic: int, holdout: Holdout | None) -> float:
+        """rapidfuzz's token_sort_ratio against the closest example question: the plain ratio
+        of token-sorted texts, the examples sorted once at index build."""
+        examples = self.index.question_sorted[topic]
         if holdout is not None and holdout.topic == topic and holdout.question is not None:
             examples = examples[: holdout.question] + examples[holdout.question + 1 :]
-        if not examples or not query_text:
+        if not examples or not query_sorted:
             return 0.0
-        found = process.extractOne(query_text, examples, scorer=fuzz.token_sort_ratio)
+        found = process.extractOne(query_sorted, examples, scorer=fuzz.ratio)
         return found[1] / 100.0 if found else 0.0
 
     # -- from a ranking to an answer ---------------------------------------------------------
@@ -410,7 +420,10 @@ class Matcher:
         cached = self._context_words.get(topic)
         if cached is None:
             found = self.index.topics[topic]
-            names = sorted({found.id.replace("-", " "), found.name, *found.aliases}, key=len)
+            # Shortest first, ties alphabetically: a set's order changes with the hash seed.
+            names = sorted(
+                {found.id.replace("-", " "), found.name, *found.aliases}, key=lambda n: (len(n), n)
+            )
             cached = content_words(found.name)
             for candidate in names:
                 # Read as the index reads names (filler dropped), so the phrase lookup agrees.
