@@ -233,7 +233,9 @@ class Matcher:
                     if holdout.question is None:
                         del sums[holdout.topic]
                     else:
-                        sums[holdout.topic] = self._held_out(holdout, stems)[0]
+                        sums[holdout.topic] = self._held_out(
+                            holdout.topic, holdout.question, stems
+                        )[0]
                 if not best:
                     best = {t: x for t, v in sums.items() if (x := v * scale) > 0.0}
                     continue
@@ -245,10 +247,10 @@ class Matcher:
                 scores[topic] = scores.get(topic, 0.0) + weight * value
         return scores
 
-    def _held_out(self, holdout: Holdout, stems: tuple[str, ...]) -> list[float]:
-        """The impacts of `stems` in the held-out topic with its example question removed."""
+    def _held_out(self, topic: int, question: int, stems: tuple[str, ...]) -> list[float]:
+        """The impacts of `stems` in `topic` with its example question `question` removed."""
         index = self.index
-        per_stem = [index.impacts_without(holdout.topic, holdout.question, s) for s in stems]
+        per_stem = [index.impacts_without(topic, question, s) for s in stems]
         return [sum(v[k] for v in per_stem) for k in range(1 + len(FIELD_GROUPS))]
 
     def _evidence(
@@ -283,10 +285,10 @@ class Matcher:
                             values = [v + f for v, f in zip(values, found, strict=True)]
                     if values is None:
                         continue
-                    if topic == held_out:
+                    if topic == held_out and holdout is not None:
                         if holdout.question is None:
                             continue
-                        values = self._held_out(holdout, stems)
+                        values = self._held_out(topic, holdout.question, stems)
                     chosen = best.get(topic)
                     if values[0] * scale > (chosen[0] if chosen else 0.0):
                         best[topic] = tuple([v * scale for v in values])
