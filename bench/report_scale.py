@@ -1,6 +1,6 @@
 """Report time over many stored misses: `awssec report` / `/awssec report` must stay fast.
 
-    python bench/report_scale.py [--misses 10000] [--answers 2000] [--runs 5] [--old-rows]
+    python bench/report_scale.py [--misses 10000] [--answers 2000] [--runs 5] [--keep FILE] [--old-rows]
 
 Stores ``misses`` generated missed questions (long, varied: openers, pasted context, error
 lines, typos; some questions asked again in other words) and ``answers`` answered questions with
@@ -195,10 +195,18 @@ def main() -> None:
     parser.add_argument(
         "--old-rows", action="store_true", help="misses without their stored tidied text"
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="FILE",
+        help="write the database to FILE and keep it (to time `awssec report` as a process: "
+        "DATABASE_URL=sqlite:///FILE awssec report --since 90d)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.from_url(f"sqlite:///{Path(tmp) / 'bench.db'}", auto_purge=False)
+        path = args.keep.resolve() if args.keep else Path(tmp) / "bench.db"
+        store = Store.from_url(f"sqlite:///{path}", auto_purge=False)
         fill(store, args.misses, args.answers, old_rows=args.old_rows)
         times, table = [], ""
         for _ in range(args.runs):
