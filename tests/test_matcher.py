@@ -179,3 +179,26 @@ def test_fitted_file_for_other_features_keeps_its_retrieval_settings(tmp_path) -
     assert model.decision == DEFAULT_DECISION_WEIGHTS
     assert model.retrieval.field_weights["names"] == 7.5
     assert model.retrieval.b == 0.33
+
+
+def test_leaving_a_topic_out_makes_the_words_only_it_uses_unknown(write_knowledge):
+    """Leave-topic-out (cross-validation, the refusal fit) must read a question as if the
+    knowledge had never had the topic: words only that topic uses are unknown, as a real
+    uncovered service's words would be, while words other topics share stay known."""
+    from bot.matcher.reading import Holdout
+
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("vault", name="Zorblax Vault", keywords=["stores passwords rotation"])
+            + topic_yaml("other", name="Frobnicator", keywords=["spins turbines rotation"]),
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+    vault = next(i for i, t in enumerate(matcher.index.topics) if t.id == "vault")
+    words = ["zorblax", "passwords", "rotation"]
+    assert matcher.reader.read(words).unknown == []
+    left_out = matcher.reader.read(words, Holdout(vault))
+    assert left_out.unknown == ["zorblax", "passwords"]  # "rotation": the other topic has it
+    # Leaving one example question out keeps the words the topic's other fields still use.
+    assert matcher.reader.read(words, Holdout(vault, 0)).unknown == []

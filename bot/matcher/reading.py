@@ -226,8 +226,9 @@ class Reader:
         total = sum(c.get(term, 0) for c in counts.values())
         if not total:
             return frequency
-        if holdout.question is not None:
-            total -= self.index.question_terms[holdout.topic][holdout.question].get(term, 0)
+        if holdout.question is None:
+            return frequency - 1  # the whole topic is out: its words count nowhere else
+        total -= self.index.question_terms[holdout.topic][holdout.question].get(term, 0)
         return frequency - (1 if total <= 0 else 0)
 
     def _idf(self, stems: tuple[str, ...]) -> float:
