@@ -152,3 +152,13 @@ def test_a_null_key_is_reported_on_its_own_line(write_knowledge):
     folder = write_knowledge({"k.yaml": "topics:\n" + topic_yaml("x") + "    null: 1\n"})
     (problem,) = check_knowledge(folder)
     assert problem.line == 11 and "unknown key 'None'" in problem.message
+
+
+def test_services_must_be_a_list_of_names(write_knowledge):
+    folder = write_knowledge(
+        {"t.yaml": "topics:\n" + topic_yaml("demo"), "s.yaml": "services:\n  - Widget Forge\n"}
+    )
+    assert load_knowledge(folder).services == ("Widget Forge",)
+    (folder / "s.yaml").write_text("services: Widget Forge\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="'services' must be a list of service names"):
+        load_knowledge(folder)

@@ -130,9 +130,11 @@ def test_cross_validation_stays_above_its_floor(kb, matcher):
     """Each example question matched without itself; each topic's questions without it."""
     leave_one_out, leave_topic_out = cross_validate(matcher)
     assert leave_one_out.in_scope == sum(len(t.questions) for t in kb.topics)
-    # Regression floors a few points under the figures in the README.
+    # Regression floors a few points under the figures in the README. Leave-topic-out
+    # refusal is measured honestly since the left-out topic's own words became unknown
+    # (77.9% for the same model that measured 89.8% before): the floor follows the measure.
     assert leave_one_out.accuracy >= 0.66
-    assert leave_topic_out.refusal_rate >= 0.85
+    assert leave_topic_out.refusal_rate >= 0.74
 
 
 def test_did_you_mean_holds_the_right_topic_when_the_bot_does_not_answer(kb, matcher):

@@ -179,3 +179,58 @@ def test_fitted_file_for_other_features_keeps_its_retrieval_settings(tmp_path) -
     assert model.decision == DEFAULT_DECISION_WEIGHTS
     assert model.retrieval.field_weights["names"] == 7.5
     assert model.retrieval.b == 0.33
+
+
+def test_leaving_a_topic_out_makes_the_words_only_it_uses_unknown(write_knowledge):
+    """Leave-topic-out (cross-validation, the refusal fit) must read a question as if the
+    knowledge had never had the topic: words only that topic uses are unknown, as a real
+    uncovered service's words would be, while words other topics share stay known."""
+    from bot.matcher.reading import Holdout
+
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("vault", name="Zorblax Vault", keywords=["stores passwords rotation"])
+            + topic_yaml("other", name="Frobnicator", keywords=["spins turbines rotation"]),
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+    vault = next(i for i, t in enumerate(matcher.index.topics) if t.id == "vault")
+    words = ["zorblax", "passwords", "rotation"]
+    assert matcher.reader.read(words).unknown == []
+    left_out = matcher.reader.read(words, Holdout(vault))
+    assert left_out.unknown == ["zorblax", "passwords"]  # "rotation": the other topic has it
+    # Leaving one example question out keeps the words the topic's other fields still use.
+    assert matcher.reader.read(words, Holdout(vault, 0)).unknown == []
+
+
+def test_a_question_naming_only_an_uncovered_service_is_refused_first(write_knowledge):
+    """Two-stage decision: naming a service from knowledge `services:` (no topic) and no
+    topic refuses before the fitted decision; a covered name, or a typo of one, does not."""
+    import dataclasses
+
+    from bot.matcher.model import load_fitted
+
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("vault", name="Zorblax Vault", keywords=["stores passwords"])
+            + topic_yaml("other", name="Frobnicator", keywords=["spins turbines"]),
+            "s.yaml": "services:\n  - Frobnicatom\n  - Widget Forge\n",
+        }
+    )
+    # Threshold 0: the fitted decision alone would answer every question with a candidate,
+    # so a refusal here is the first stage's.
+    eager = dataclasses.replace(load_fitted(), threshold=0.0)
+    matcher = Matcher(load_knowledge(folder), eager)
+    assert matcher.match("where are passwords stored").topic_ids == ["vault"]
+    gated = matcher.explain("does widget forge store passwords")
+    assert gated.answer.kind is AnswerKind.NO_MATCH
+    assert gated.answer.suggestion_ids[:1] == ["vault"]
+    assert "no topic for" in gated.reason
+    # "frobnicatom" is one edit from "frobnicator", but it is a service's exact name, not a
+    # typo of the topic's.
+    assert matcher.match("frobnicatom spins turbines").kind is AnswerKind.NO_MATCH
+    # A typo of a covered name is that name, and naming a topic too goes to the decision.
+    assert matcher.match("frobnicatr").topic_ids == ["other"]
+    assert matcher.match("zorblax vault with widget forge").topic_ids == ["vault"]

@@ -19,7 +19,7 @@ from bot.knowledge.problems import KnowledgeError, Problem
 from bot.knowledge.yaml_lines import LineDict, LineList, line_of, load_with_lines
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TOP_LEVEL_KEYS = ("topics", "synonyms")
+TOP_LEVEL_KEYS = ("topics", "synonyms", "services")
 REQUIRED_KEYS = (
     "id",
     "name",
@@ -63,6 +63,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
     problems: list[Problem] = []
     topics: list[Topic] = []
     synonyms: dict[str, tuple[str, ...]] = {}
+    services: list[str] = []
     digest = hashlib.sha256()
 
     if not root.exists():
@@ -89,13 +90,19 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         if document is None:
             continue
         _read_document(name, document, topics, synonyms, problems)
+        _read_services(name, document, services, problems)
 
     _check_cross_references(topics, problems)
     if not topics and not problems:
         problems.append(Problem(str(root), 0, "no topics defined"))
     if problems:
         raise KnowledgeError(problems)
-    return KnowledgeBase(topics=tuple(topics), synonyms=synonyms, version=_version(digest))
+    return KnowledgeBase(
+        topics=tuple(topics),
+        synonyms=synonyms,
+        services=tuple(dict.fromkeys(services)),
+        version=_version(digest),
+    )
 
 
 def _add_to_digest(digest: hashlib._Hash, name: str, raw: bytes) -> None:
@@ -296,6 +303,20 @@ def _partial_topic(topic_id: str, related: list[str], file: str, line: int) -> T
         file=file,
         line=line,
     )
+
+
+def _read_services(
+    name: str, document: LineDict, services: list[str], problems: list[Problem]
+) -> None:
+    """`services:`, a list of AWS service names that have no topic."""
+    if "services" not in document:
+        return
+    value = document["services"]
+    line = line_of(document, "services")
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(Problem(name, line, "'services' must be a list of service names"))
+        return
+    services.extend(v.strip() for v in value)
 
 
 def _read_synonyms(

@@ -36,6 +36,9 @@ class KnowledgeBase:
     topics: tuple[Topic, ...]
     # term -> phrases it stands for, e.g. "pii" -> ("personally identifiable information",)
     synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Names of AWS services with no topic: a question naming one is about something the
+    # knowledge does not cover (an out-of-scope signal for the matcher).
+    services: tuple[str, ...] = ()
     # Short content hash: tells which knowledge a running bot is serving.
     version: str = ""
     _by_id: Mapping[str, Topic] = field(default_factory=dict, repr=False, compare=False)

@@ -66,6 +66,7 @@ class Example:
     features: np.ndarray  # (candidates, ranking features)
     named: np.ndarray  # (candidates,) 1 if the question names the candidate
     unknown_share: float
+    about_uncovered: bool  # refused before the decision: not part of its fit
     label: int  # index of the right candidate, or -1: none is right (refuse)
     in_scope: bool
     weight: float
@@ -113,13 +114,14 @@ def _example(
     in_scope = target is not None
     if ranking is None:
         empty = np.zeros((0, len(RANKING_FEATURES)))
-        return Example(kind, empty, np.zeros(0), 1.0, -1, in_scope, weight)
+        return Example(kind, empty, np.zeros(0), 1.0, False, -1, in_scope, weight)
     candidates = ranking.candidates
     features = np.array([[c.features[n] for n in RANKING_FEATURES] for c in candidates])
     named = np.array([1.0 if c.topic in ranking.reading.named else 0.0 for c in candidates])
     label = next((i for i, c in enumerate(candidates) if c.topic == target), -1)
     unknown = ranking.decision_features["unknown_share"]
-    return Example(kind, features, named, unknown, label, in_scope, weight)
+    uncovered = ranking.reading.about_uncovered
+    return Example(kind, features, named, unknown, uncovered, label, in_scope, weight)
 
 
 # -- step 2: ranking weights (conditional logit) ----------------------------------------------
@@ -240,9 +242,14 @@ def fit(
     matcher = Matcher(kb, FittedModel(retrieval=params))
     examples = collect(matcher, public)
     w = fit_ranking(examples)
+    # Two stages: a question naming only an uncovered service is refused before the fitted
+    # decision, so the decision is fitted on the rest...
+    gated = np.array([e.about_uncovered for e in examples])
     x, y, weights, scope = decision_rows(examples, w)
-    a = fit_decision(x, y, weights)
-    probability = _sigmoid(x @ a)
+    a = fit_decision(x[~gated], y[~gated], weights[~gated])
+    # ...and the threshold is chosen for the whole two-stage bot: a gated question is
+    # refused whatever its probability (counted as probability 0).
+    probability = np.where(gated, 0.0, _sigmoid(x @ a))
     # The threshold is chosen on real questions only (the public set): leave-topic-out
     # examples teach the decision what an uncovered service looks like, but they are harder
     # than what people ask, and would pull the threshold up for everyone.

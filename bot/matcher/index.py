@@ -96,6 +96,8 @@ class TopicIndex:
     question_sorted: list[list[str]]
     max_idf: float = 0.0
     unknown_idf: float = 0.0
+    # stemmed names of AWS services the knowledge has no topic for (`services:` in knowledge)
+    uncovered_phrases: frozenset[tuple[str, ...]] = frozenset()
 
     def impacts(
         self, counts: Mapping[str, Counter[str]], lengths: Mapping[str, int], term: str
@@ -232,7 +234,27 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         term: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
         for term, df in index.document_frequency.items()
     }
+    index.uncovered_phrases = _uncovered(kb.services, phrases, index.document_frequency)
     return index
+
+
+def _uncovered(
+    services: tuple[str, ...],
+    phrases: Mapping[tuple[str, ...], list[int]],
+    document_frequency: Mapping[str, int],
+) -> frozenset[tuple[str, ...]]:
+    """The stemmed service names that no topic speaks about: not a topic's name, and not a
+    word (one-word names) or every adjacent word pair (longer ones) of the knowledge's text.
+    A name the knowledge uses ("lambda", "eventbridge") is something some topic covers."""
+    uncovered = set()
+    for name in services:
+        stems = stems_of(name)
+        if not stems or stems in phrases:
+            continue
+        terms = [pair_term(a, b) for a, b in pairwise(stems)] if len(stems) > 1 else [stems[0]]
+        if not all(t in document_frequency for t in terms):
+            uncovered.add(stems)
+    return frozenset(uncovered)
 
 
 def _fill_postings(index: TopicIndex) -> None:

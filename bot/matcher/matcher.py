@@ -459,7 +459,8 @@ class Matcher:
                 return answer, ranking, "a comparison of the topics the question names"
 
         best = candidates[0]
-        if ranking.probability >= threshold:
+        uncovered = ranking.reading.about_uncovered
+        if ranking.probability >= threshold and not uncovered:
             close = [c for c in candidates[1:] if c.share >= RUNNER_UP_RATIO * best.share]
             answer = Answer(
                 question=question,
@@ -489,6 +490,8 @@ class Matcher:
             f"the best candidate, {topics[best.topic].id}, is right with estimated probability "
             f"only {ranking.probability:.2f} < threshold {threshold:.2f}"
         )
+        if uncovered:
+            reason = "it names an AWS service the knowledge has no topic for, and no topic"
         return answer, ranking, reason
 
 

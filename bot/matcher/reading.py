@@ -68,6 +68,15 @@ class Reading:
     unknown: list[str] = field(default_factory=list)  # words the knowledge never saw
     # groups (by position) that are part of a topic's name: "what does *macie* cost"
     naming_groups: set[int] = field(default_factory=set)
+    # it names an AWS service the knowledge has no topic for ("step functions"; knowledge
+    # `services:`), matched exactly on a reading of its words (after typo fixing)
+    names_uncovered: bool = False
+
+    @property
+    def about_uncovered(self) -> bool:
+        """It names an AWS service without a topic and no topic: refused before the fitted
+        decision (docs/matching.md, "Two-stage decision")."""
+        return self.names_uncovered and not self.named
 
     @property
     def known_weight(self) -> float:
@@ -161,7 +170,12 @@ class Reader:
                 return 2, [((stem(joined),), 1.0)]
         alternatives: list[tuple[tuple[str, ...], float]] = [((stem(word),), 1.0)]
         spelled = word
-        if word not in index.known_words and (word,) not in index.synonyms:
+        # An uncovered service's exact name ("amplify") is not a typo of a known word.
+        if (
+            word not in index.known_words
+            and (word,) not in index.synonyms
+            and (stem(word),) not in index.uncovered_phrases
+        ):
             correction = self._correct(word)
             if correction:
                 spelled, distance = correction
@@ -226,8 +240,9 @@ class Reader:
         total = sum(c.get(term, 0) for c in counts.values())
         if not total:
             return frequency
-        if holdout.question is not None:
-            total -= self.index.question_terms[holdout.topic][holdout.question].get(term, 0)
+        if holdout.question is None:
+            return frequency - 1  # the whole topic is out: its words count nowhere else
+        total -= self.index.question_terms[holdout.topic][holdout.question].get(term, 0)
         return frequency - (1 if total <= 0 else 0)
 
     def _idf(self, stems: tuple[str, ...]) -> float:
@@ -242,12 +257,15 @@ class Reader:
         named: dict[int, int] = {}
         name_stems: set[str] = set()
         # Any reading of a single thing said (a typo fix, a synonym) may name a topic...
+        uncovered = self.index.uncovered_phrases
         for position, group in enumerate(reading.groups):
             for stems, _ in group.alternatives:
                 for topic in phrases.get(stems, ()):
                     if topic != left_out:
                         named.setdefault(topic, position)
                         reading.naming_groups.add(position)
+                if stems in uncovered:
+                    reading.names_uncovered = True
         # ...and so may a run of words in their best reading ("aws secrets manager").
         sequence = reading.sequence
         for n in range(min(self.index.longest_phrase, len(sequence)), 1, -1):
@@ -257,6 +275,8 @@ class Reader:
                     if topic != left_out:
                         named.setdefault(topic, start)
                         name_stems.update(phrase)
+                if phrase in uncovered:
+                    reading.names_uncovered = True
         for position, group in enumerate(reading.groups):
             primary = group.alternatives[0][0]
             if all(s in name_stems for term in primary for s in term.split()):
