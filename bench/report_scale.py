@@ -1,6 +1,7 @@
 """Report time over many stored misses: `awssec report` / `/awssec report` must stay fast.
 
-    python bench/report_scale.py [--misses 10000] [--answers 2000] [--runs 5] [--keep FILE] [--old-rows]
+    python bench/report_scale.py [--misses 10000] [--answers 2000] [--runs 5]
+                                 [--old-rows] [--keep FILE]
 
 Stores ``misses`` generated missed questions (long, varied: openers, pasted context, error
 lines, typos; some questions asked again in other words) and ``answers`` answered questions with

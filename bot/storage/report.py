@@ -47,9 +47,10 @@ SORT_THRESHOLD = 60
 # What one report reads. The headline totals are exact (counted by the database); these bound
 # the rows behind the sections, so a report's time and memory stop growing with the data.
 # Newest misses grouped. Trade: in a window with more misses, older ones count in the headline
-# but not in "Top missed questions" (the table says so); ~1 s of grouping at this size (rows
-# from before answers.question_tidied: ~1.5 s), bench/report_scale.py on 2 cores.
-MAX_REPORT_MISSES = 10_000
+# but not in "Top missed questions" (the table says so); in exchange `awssec report` over
+# 10,000 stored misses stays well under 2 s as a whole process (grouping 5,000: ~0.5 s; 10,000:
+# ~1.1 s, which with start-up and imports took 2.0-2.4 s; bench/report_scale.py, 2 cores).
+MAX_REPORT_MISSES = 5_000
 # Characters of each missed question read. Trade: longer pastes are shown, and told apart as
 # wordings, by their first 500 characters (the table shows 60; grouping looks at 24 words);
 # bounds a report's memory to ~5 MB of questions and the time spent normalising them.
@@ -386,20 +387,23 @@ def _take_similar(
         scored.update(batch)
         # Each test scores the whole batch in one call: rapidfuzz prepares the seed once and
         # loops in C (a Python call per pair cost more than the scoring itself).
-        alike = process.extract(
-            sorted_keys[seed],
-            {j: sorted_keys[j] for j in batch},
-            scorer=fuzz.ratio,
-            score_cutoff=SORT_THRESHOLD,
-            limit=None,
-        )
+        alike = [
+            batch[at]
+            for _, _, at in process.extract(
+                sorted_keys[seed],
+                [sorted_keys[j] for j in batch],
+                scorer=fuzz.ratio,
+                score_cutoff=SORT_THRESHOLD,
+                limit=None,
+            )
+        ]
         if not alike:
             break
         found = [
-            j
-            for _, _, j in process.extract(
+            alike[at]
+            for _, _, at in process.extract(
                 keys[seed],
-                {j: keys[j] for _, _, j in alike},
+                [keys[j] for j in alike],
                 scorer=fuzz.token_set_ratio,
                 score_cutoff=SET_THRESHOLD,
                 limit=None,
