@@ -147,19 +147,35 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
     assert sum(not q.in_scope for q in questions) >= 40
     result = evaluate(matcher, questions)
     misses = "\n".join(result.report_lines())
-    # Regression floors just under today's figures (83.5% / 94.6% on the 66-topic knowledge);
+    # Regression floors just under today's figures (84.5% / 96.7% on the 66-topic knowledge);
     # the target is 95% / 95% (issue 8), not yet met.
     assert result.accuracy >= PUBLIC_FLOORS[0], misses
     assert result.refusal_rate >= PUBLIC_FLOORS[1], misses
 
 
-@pytest.mark.parametrize("name", ["set-a.yaml", "set-b.yaml"])
-def test_held_out_sets_stay_above_a_regression_floor(kb, matcher, name):
+# Sets C-E, written for the 66-topic knowledge from ids and names only: regression floors a
+# few points under their figures in the README (never tuned on; a floor is not a target).
+LATER_HELD_OUT_FLOORS = {
+    "set-c.yaml": (0.80, 0.90),
+    "set-d.yaml": (0.66, 0.88),
+    "set-e.yaml": (0.76, 0.90),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "floors"),
+    [
+        ("set-a.yaml", HELD_OUT_FLOORS),
+        ("set-b.yaml", HELD_OUT_FLOORS),
+        *LATER_HELD_OUT_FLOORS.items(),
+    ],
+)
+def test_held_out_sets_stay_above_a_regression_floor(kb, matcher, name, floors):
     """Questions written without seeing the knowledge: a guard against overfitting."""
     result = evaluate(matcher, load_questions(REPO / "tests" / "heldout" / name, kb))
     misses = "\n".join(result.report_lines())
-    assert result.accuracy >= HELD_OUT_FLOORS[0], misses
-    assert result.refusal_rate >= HELD_OUT_FLOORS[1], misses
+    assert result.accuracy >= floors[0], misses
+    assert result.refusal_rate >= floors[1], misses
 
 
 def test_fitted_file_for_other_features_keeps_its_retrieval_settings(tmp_path) -> None:
