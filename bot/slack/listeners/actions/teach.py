@@ -36,7 +36,7 @@ from bot.rendering.blocks.teaching import (
     teaching_blocks,
 )
 from bot.slack.answering.deps import Deps, deps_of
-from bot.slack.answering.replies import clicked_where, describe_error, send
+from bot.slack.answering.replies import Where, clicked_where, describe_error, send
 from bot.storage.errors import StorageError
 
 if TYPE_CHECKING:
@@ -255,6 +255,20 @@ def _selected_topic(action: dict[str, Any]) -> str:
     return str((action.get("selected_option") or {}).get("value") or "")
 
 
+def _may_teach(
+    deps: Deps, where: Where, note: Callable[[str], None], logger: logging.Logger, what: str
+) -> bool:
+    """Only admins teach, and only with a database to keep what they teach; else say why."""
+    if not deps.is_admin(where.user_id, where.team_id):
+        logger.info("%s refused for a non-admin user %s", what, where.user_id)
+        note(NOT_ADMIN)
+        return False
+    if deps.store is None:
+        note(NO_STORE)
+        return False
+    return True
+
+
 def handle_teach(
     body: dict[str, Any],
     action: dict[str, Any],
@@ -269,12 +283,7 @@ def handle_teach(
     deps = deps_of(context)
     where = clicked_where(body, "teach")
     note = _noter(body, respond, client, logger)
-    if not deps.is_admin(where.user_id, where.team_id):
-        logger.info("teaching refused for a non-admin user %s", where.user_id)
-        note(NOT_ADMIN)
-        return
-    if deps.store is None:
-        note(NO_STORE)
+    if not _may_teach(deps, where, note, logger, "teaching"):
         return
     kb = deps.service.knowledge
     group_key = block_reference(action.get("block_id"), TEACH_BLOCK_ID)
@@ -352,12 +361,7 @@ def handle_correct(
     deps = deps_of(context)
     where = clicked_where(body, "correct")
     note = _noter(body, respond, client, logger)
-    if not deps.is_admin(where.user_id, where.team_id):
-        logger.info("correction refused for a non-admin user %s", where.user_id)
-        note(NOT_ADMIN)
-        return
-    if deps.store is None:
-        note(NO_STORE)
+    if not _may_teach(deps, where, note, logger, "correction"):
         return
     kb = deps.service.knowledge
     reference = block_reference(action.get("block_id"), CORRECT_BLOCK_ID)
