@@ -9,7 +9,7 @@ import pytest
 from slackfakes import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 from bot.config import Settings, SettingsError
-from bot.slack.reliability.dedup import Deduplicator, MemoryDeduplicator, claim_all
+from bot.slack.reliability.dedup import Deduplicator, MemoryDeduplicator
 from bot.slack.server.logs import SecretFilter
 
 HTTP_ENV = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
@@ -113,14 +113,6 @@ def test_memory_dedup_is_bounded() -> None:
     for key in "abcd":
         assert dedup.claim(key)
     assert len(dedup) == 3
-
-
-def test_claim_all_claims_every_key() -> None:
-    dedup = MemoryDeduplicator()
-    assert claim_all(dedup, ["event:1", "message:C:1"])
-    # A second event for the same message: its event key is new, the message key is not.
-    assert not claim_all(dedup, ["event:2", "message:C:1"])
-    assert not dedup.claim("event:2")
 
 
 def test_memory_dedup_is_thread_safe() -> None:

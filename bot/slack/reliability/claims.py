@@ -2,7 +2,8 @@
 
 Slack does not resend an event it got a 200 for, and the answer is worked out after the ack
 (Bolt lazy listeners in a thread pool). A worker killed with work queued used to lose those
-questions. Now, for the events that are answered (mentions and DMs):
+questions. Now, for the events that are answered (mentions, DMs, thread follow-ups and
+questions in auto-answer channels):
 
 1. `claim_then_ack` (the ack function) claims the message for de-duplication and writes its
    body as a pending row, in one transaction, *then* acks. A duplicate delivery loses the

@@ -3,8 +3,8 @@
 Slack retries an event (same `event_id`, with `X-Slack-Retry-Num`) when an ack is slow or
 lost, and a mention in a DM can arrive both as `app_mention` and as `message` (same channel
 and `ts`). One key per message (`delivery_key`: its channel and ts) is claimed, and only
-the first claim is answered. Mentions and DMs claim it in their ack, together with a durable
-pending row (claims.py); other listeners claim it themselves.
+the first claim is answered. Mentions, DMs, thread follow-ups and auto-answer questions claim
+it in their ack, together with a durable pending row (claims.py); others claim it themselves.
 
 `StoreDeduplicator` (what the servers use) claims keys in the database, so a retry that
 lands on another gunicorn worker or another dyno is still answered once. `MemoryDeduplicator`
@@ -132,9 +132,3 @@ def event_key(event_id: str) -> str:
 
 def message_key(channel: str, ts: str) -> str:
     return f"message:{channel}:{ts}"
-
-
-def claim_all(dedup: Deduplicator, keys: list[str]) -> bool:
-    """Claim every key (no short-circuit, so a later delivery finds all of them taken)."""
-    results = [dedup.claim(key) for key in keys]
-    return all(results)
