@@ -15,6 +15,7 @@ import pytest
 
 from bot.guard import find_secrets, looks_secret_shaped, redact
 from bot.storage import Store, build_report, format_report, format_summary
+from tests.store_reads import answer_rows
 
 KEY_ID = "AKIAJ7Q3RZ5XW2MB4T6K"
 SECRET = "q8Vd2Lx/7NpR4kTzW+9bYc3HmF6sJ0gAeU1oKiEw"
@@ -189,7 +190,7 @@ def test_nothing_leaks_into_the_stored_record_or_the_report(store: Store) -> Non
             channel_id="C1",
             surface=name[:32],
         )
-    rows = store.answers_since(datetime(2000, 1, 1))
+    rows = answer_rows(store, datetime(2000, 1, 1))
     assert len(rows) == len(SECRETS)
     report = build_report(store, timedelta(days=1))
     outputs = [format_report(report, fmt) for fmt in ("table", "json", "csv")]

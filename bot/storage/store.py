@@ -18,7 +18,6 @@ from sqlalchemy import (
     bindparam,
     column,
     delete,
-    func,
     select,
     table,
 )
@@ -414,39 +413,6 @@ class Store(LearnedMixin):
         # write lock that writers queue on.
         return self.engine.connect().execution_options(awssec_readonly=True)
 
-    @guarded("reading answers", deadline=False)
-    def answers_since(self, since: datetime, until: datetime | None = None) -> list[AnswerRow]:
-        """Answers recorded at or after ``since`` (naive UTC or aware), oldest first."""
-        stmt = select(answers).where(answers.c.created_at >= _naive_utc(since))
-        if until is not None:
-            stmt = stmt.where(answers.c.created_at < _naive_utc(until))
-        stmt = stmt.order_by(answers.c.id)
-        with self._read() as conn:
-            return [_answer_row(row) for row in conn.execute(stmt)]
-
-    @guarded("reading votes", deadline=False)
-    def votes_since(self, since: datetime) -> list[tuple[int, bool]]:
-        """(answer_id, helpful) for votes on answers recorded since ``since``."""
-        stmt = (
-            select(votes.c.answer_id, votes.c.helpful)
-            .join(answers, answers.c.id == votes.c.answer_id)
-            .where(answers.c.created_at >= _naive_utc(since))
-        )
-        with self._read() as conn:
-            return [(int(a), bool(h)) for a, h in conn.execute(stmt)]
-
-    @guarded("reading comments", deadline=False)
-    def comments_since(self, since: datetime) -> list[tuple[int, str, datetime]]:
-        """(answer_id, comment, created_at) for comments on answers recorded since ``since``."""
-        stmt = (
-            select(comments.c.answer_id, comments.c.comment, comments.c.created_at)
-            .join(answers, answers.c.id == comments.c.answer_id)
-            .where(answers.c.created_at >= _naive_utc(since))
-            .order_by(comments.c.id)
-        )
-        with self._read() as conn:
-            return [(int(a), c, t) for a, c, t in conn.execute(stmt)]
-
     @guarded("reading an answer")
     def get_answer(self, answer_id: int) -> AnswerRow | None:
         """One recorded answer (to re-render it after a vote), or None if it does not exist."""
@@ -467,14 +433,6 @@ class Store(LearnedMixin):
         except SQLAlchemyError as exc:
             return _first_line(exc)
         return None
-
-    def counts(self) -> dict[str, int]:
-        """Row counts per table, for checks and tests."""
-        out: dict[str, Any] = {}
-        with self._read() as conn:
-            for table in (answers, votes, comments, events):
-                out[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
-        return out
 
 
 def _known_answer_id(value: object) -> int:

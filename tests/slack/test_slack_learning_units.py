@@ -43,6 +43,7 @@ from bot.slack.reliability.database import open_store
 from bot.slack.reliability.dedup import MemoryDeduplicator, StoreDeduplicator
 from bot.slack.server.logs import install_log_filters
 from bot.storage import Store
+from tests.store_reads import answer_rows, comment_rows, row_counts, vote_pairs
 
 log = logging.getLogger("test.learning")
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -145,7 +146,7 @@ def test_answers_are_recorded_with_feedback_buttons(context: BoltContext, store:
 def test_small_talk_is_not_recorded(context: BoltContext, store: Store) -> None:
     reply = ask(context, "hello")
     assert FEEDBACK_BLOCK_ID not in json.dumps(reply["blocks"])
-    assert store.counts()["answers"] == 0
+    assert row_counts(store)["answers"] == 0
 
 
 def test_storage_failure_still_answers(
@@ -214,9 +215,9 @@ def test_votes_on_a_shared_message_keep_its_buttons_and_thank_privately(
 
     # Clicking the other button changes that user's vote: still one vote per user.
     vote("U0TWO", ACTION_FEEDBACK_NOT_HELPFUL)
-    assert store.counts()["votes"] == 2
+    assert row_counts(store)["votes"] == 2
     since = store.get_answer(answer_id).created_at
-    assert sorted(store.votes_since(since)) == [(answer_id, False), (answer_id, False)]
+    assert sorted(vote_pairs(store, since)) == [(answer_id, False), (answer_id, False)]
 
 
 def test_a_message_thanked_the_old_way_gets_both_buttons_back(
@@ -289,7 +290,7 @@ def test_comment_submission(context: BoltContext, store: Store) -> None:
     handle_feedback_comment({"user": {"id": "U2"}}, view, context, log)
     view["state"] = {"values": {"awssec_comment": {"comment": {"value": "   "}}}}
     handle_feedback_comment({"user": {"id": "U2"}}, view, context, log)  # empty: nothing
-    [(_, comment, _)] = store.comments_since(store.get_answer(answer_id).created_at)
+    [(_, comment, _)] = comment_rows(store, store.get_answer(answer_id).created_at)
     assert comment == "wanted rotation, my key is [REDACTED AWS access key id]"
     gone = comment_modal(999999)
     gone["state"] = {"values": {"awssec_comment": {"comment": {"value": "x"}}}}
@@ -350,7 +351,7 @@ def test_secret_in_a_channel_is_answered_only_privately(
     assert "an AWS access key id and an AWS secret access key" in warning["text"]
     assert "id_credentials_access-keys.html" in sent  # no `iam` topic in the test knowledge
     # The question is stored redacted, and only redacted.
-    [row] = store.answers_since(store.get_answer(1).created_at)
+    [row] = answer_rows(store, store.get_answer(1).created_at)
     assert row.question == (
         "how do I rotate [REDACTED AWS access key id] [REDACTED AWS secret access key]"
     )

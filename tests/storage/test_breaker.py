@@ -18,6 +18,7 @@ from bot.storage import Store
 from bot.storage.breaker import StorageBreaker, guarded
 from bot.storage.errors import BadRecordError, StorageUnavailable, UnknownAnswerError
 from bot.storage.schema import answers, comments, events
+from tests.store_reads import row_counts
 
 NUL_QUESTION = "how do I encrypt\x00 S3 buckets?\x00"
 
@@ -77,7 +78,7 @@ def test_bad_rows_do_not_open_the_breaker_and_dedup_goes_on_across_workers(
         # The next event is still de-duplicated through the database, across both workers.
         assert worker_a.claim_event("message:D1:2.2") is True
         assert worker_b.claim_event("message:D1:2.2") is False
-        assert worker_a.counts()["comments"] == 1
+        assert row_counts(worker_a)["comments"] == 1
     finally:
         worker_a.dispose()
         worker_b.dispose()
@@ -242,7 +243,7 @@ def test_the_purge_never_runs_in_the_callers_thread(store: Store) -> None:
     assert thread is not None
     thread.join(5)
     assert len(ran_in) == 1 and ran_in[0] is not caller
-    assert store.counts()["answers"] == 6 and store.counts()["comments"] == 5
+    assert row_counts(store)["answers"] == 6 and row_counts(store)["comments"] == 5
 
 
 def test_old_rows_go_in_the_background_purge(store: Store) -> None:
@@ -265,5 +266,5 @@ def test_old_rows_go_in_the_background_purge(store: Store) -> None:
     assert thread is not None
     thread.join(10)
     assert store.get_answer(old) is None
-    assert store.counts()["answers"] == 1
-    assert comments.name in store.counts()
+    assert row_counts(store)["answers"] == 1
+    assert comments.name in row_counts(store)
