@@ -198,3 +198,22 @@ def test_without_a_source_nothing_changes() -> None:
     service = AnswerService(reload_interval=None)
     assert service.matcher_for("T1") is service.matcher
     assert service.answer("which service finds PII?", team_id="T1").topic_ids == ["macie"]
+
+
+def test_after_a_knowledge_edit_no_answer_comes_from_the_old_knowledge(
+    store: Store, write_knowledge
+) -> None:
+    from tests.conftest import topic_yaml
+
+    folder = write_knowledge({"k.yaml": "topics:\n" + topic_yaml("alpha", name="Zorblax")})
+    source = SlowSource(store, delay=1.5)
+    service = AnswerService(folder, reload_interval=None, learned=source, learned_check_seconds=0)
+    assert service.answer("zorblax", team_id="T1").topic_ids == ["alpha"]
+    wait_for(lambda: "T1" in service._teams)  # the team's own matcher, over the old knowledge
+    (folder / "k.yaml").write_text("topics:\n" + topic_yaml("alpha", name="Quuxinator"))
+    source.slow.set()  # the team's rebuild over the new knowledge takes a while
+    assert service.reload() is True
+    # Until the rebuild lands, the new knowledge alone answers, never the old team matcher.
+    for _ in range(5):
+        assert service.answer("quuxinator", team_id="T1").topic_ids == ["alpha"]
+        assert service.answer("zorblax", team_id="T1").topic_ids == []

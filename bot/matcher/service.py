@@ -214,9 +214,13 @@ class AnswerService:
         if outdated or time.monotonic() >= self._next_learned_check:
             self._schedule_refresh(force=outdated)
             entry = self._teams.get(team_id)
-        if entry is None:
+        if entry is None or entry.knowledge_version != kb.version:
             entry = self._teams.get(None)
-        return self._matcher if entry is None else entry.matcher
+        # A matcher over older knowledge never answers: after an edit, until this team's is
+        # rebuilt, the knowledge alone does (learned questions wait a moment, facts do not).
+        if entry is None or entry.knowledge_version != kb.version:
+            return self._matcher
+        return entry.matcher
 
     def _schedule_refresh(self, *, force: bool) -> None:
         with self._learned_lock:
