@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from slackfakes import KNOWLEDGE, FakeSlackAPI, WebServer, sign, start_web_server
+from slackfakes import KNOWLEDGE, FakeSlackAPI, WebServer, sign, sqlite_url, start_web_server
 
 from bot.knowledge import KnowledgeBase
 from bot.matcher.service import AnswerService
@@ -56,3 +58,33 @@ def signer() -> Callable[..., dict[str, str]]:
 @pytest.fixture
 def knowledge_dir() -> Path:
     return KNOWLEDGE
+
+
+PG_ENV = "AWSSEC_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A server's DATABASE_URL: an SQLite file, then a fresh PostgreSQL database (created from
+    AWSSEC_TEST_POSTGRES_URL, dropped after; skipped without it unless
+    AWSSEC_REQUIRE_POSTGRES=1, which CI sets so PostgreSQL coverage cannot silently vanish)."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    base = os.environ.get(PG_ENV, "").strip()
+    if not base:
+        if os.environ.get("AWSSEC_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"AWSSEC_REQUIRE_POSTGRES=1 but {PG_ENV} is not set")
+        pytest.skip(f'{PG_ENV} not set (run: eval "$(bash .ci/start-postgres.sh)")')
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"awssec_slack_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -648,6 +648,14 @@ class ServerProcess:
         return self.proc.returncode
 
 
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn master's children (its workers), from /proc (Linux), sorted."""
+    pids: set[int] = set()
+    for task in Path(f"/proc/{master}/task").iterdir():
+        pids.update(int(pid) for pid in (task / "children").read_text().split())
+    return sorted(pids)
+
+
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'awssec.db'}"
 

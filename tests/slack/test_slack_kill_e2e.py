@@ -22,7 +22,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,11 +36,10 @@ from slackfakes import (
     WebServer,
     dm_event,
     event_body,
-    sqlite_url,
     start_web_server,
+    worker_pids,
 )
 
-PG_ENV = "AWSSEC_TEST_POSTGRES_URL"
 # The run: EVENTS DMs at RATE per second (about 4 s of sending), the SIGKILL and the SIGTERM
 # while they arrive. Replies take POST_DELAY_SECONDS each at the fake Slack, so each worker
 # has a queue of answers to lose when it dies.
@@ -94,40 +92,6 @@ def _metadata(call: Call) -> Any:
 def slow_slack() -> Iterator[SlowSlack]:
     with SlowSlack() as fake:
         yield fake
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    base = os.environ.get(PG_ENV, "").strip()
-    if not base:
-        if os.environ.get("AWSSEC_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"AWSSEC_REQUIRE_POSTGRES=1 but {PG_ENV} is not set")
-        pytest.skip(f'{PG_ENV} not set (run: eval "$(bash .ci/start-postgres.sh)")')
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"awssec_kill_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def worker_pids(master: int) -> list[int]:
-    """The gunicorn master's children (its workers), from /proc."""
-    pids: list[int] = []
-    task_dir = Path(f"/proc/{master}/task")
-    for task in task_dir.iterdir():
-        children = (task / "children").read_text().split()
-        pids.extend(int(p) for p in children)
-    return sorted(set(pids))
 
 
 def wait_for_workers(master: int, count: int, timeout: float = 20.0) -> list[int]:

@@ -11,52 +11,22 @@ AWSSEC_REQUIRE_POSTGRES=1), each run in a database of its own.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from slackfakes import (
     FakeSlackAPI,
     WebServer,
     event_body,
     mention_event,
-    sqlite_url,
     start_web_server,
     unique,
 )
 
-PG_ENV = "AWSSEC_TEST_POSTGRES_URL"
 EVENTS = 30
 QUESTIONS = ("which service finds PII?", "kms vs cloudhsm", "guardduty", "threat data keys")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    base = os.environ.get(PG_ENV, "").strip()
-    if not base:
-        if os.environ.get("AWSSEC_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"AWSSEC_REQUIRE_POSTGRES=1 but {PG_ENV} is not set")
-        pytest.skip(f'{PG_ENV} not set (run: eval "$(bash .ci/start-postgres.sh)")')
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"awssec_slack_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def answers_in(database_url: str) -> int:

@@ -27,6 +27,7 @@ from slackfakes import (
     mention_event,
     start_web_server,
     unique,
+    worker_pids,
 )
 
 
@@ -205,20 +206,14 @@ def test_publishing_is_atomic_skips_stale_versions_and_prunes(tmp_path: Path) ->
 # --- a worker restarted while an edit is broken ------------------------------------------------
 
 
-def worker_pids(master: int) -> set[int]:
-    """The gunicorn workers: the master's child processes (Linux /proc)."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return {int(pid) for pid in children}
-
-
 def kill_worker_and_wait_for_its_replacement(server: WebServer, pid: int) -> int:
     master = server.process.proc.pid
-    before = worker_pids(master)
+    before = set(worker_pids(master))
     ready = server.output().count("awssec HTTP app ready")
     os.kill(pid, signal.SIGKILL)
 
     def replaced() -> int | None:
-        new = worker_pids(master) - before
+        new = set(worker_pids(master)) - before
         booted = server.output().count("awssec HTTP app ready") > ready
         return next(iter(new)) if new and booted else None
 
@@ -265,7 +260,7 @@ def test_a_worker_restarted_while_the_knowledge_is_broken_serves_the_last_good_e
 
         # Each worker in turn killed and restarted while the files are broken: each comes
         # back with the last good edit, not the knowledge the server started with.
-        first, second = sorted(worker_pids(server.process.proc.pid))
+        first, second = worker_pids(server.process.proc.pid)
         kill_worker_and_wait_for_its_replacement(server, first)
         assert answers(server, fake_slack, 8) == {EDITED}  # old and new worker agree
         kill_worker_and_wait_for_its_replacement(server, second)
