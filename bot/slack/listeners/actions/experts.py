@@ -222,9 +222,10 @@ def deliver_answer(
     message: dict[str, Any],
 ) -> bool:
     """Post an expert's answer where the question was asked: its thread, or a DM to the
-    asker when it was asked privately."""
+    asker when it was asked privately. When it cannot be posted, the hand-off is given back
+    (unanswered), so the next click can answer it."""
     if handoff.channel_id:
-        return send(
+        posted = send(
             client.chat_postMessage,
             logger,
             "post an expert's answer",
@@ -232,15 +233,28 @@ def deliver_answer(
             thread_ts=handoff.thread_ts,
             **message,
         )
-    if handoff.asker_id:
-        return send(
+    elif handoff.asker_id:
+        posted = send(
             client.chat_postMessage,
             logger,
             "send an expert's answer",
             channel=handoff.asker_id,
             **message,
         )
-    return False
+    else:
+        posted = False
+    if not posted:
+        from bot.storage import teaching
+
+        with contextlib.suppress(Unavailable):
+            db_call(
+                deps,
+                "releasing a hand-off",
+                teaching.release_handoff_answer,
+                deps.store,
+                handoff.id,
+            )
+    return posted
 
 
 def close_handoff_message(
@@ -315,14 +329,6 @@ def handle_expert_topic(
         return
     reply = expert_topic_reply(topic, kb, asker_id=handoff.asker_id, expert_id=where.user_id)
     if not deliver_answer(deps, client, logger, handoff, reply):
-        with contextlib.suppress(Unavailable):
-            db_call(
-                deps,
-                "releasing a hand-off",
-                teaching.release_handoff_answer,
-                deps.store,
-                handoff.id,
-            )
         _ephemeral(respond, logger, CANNOT_REPLY)
         return
     logger.info("hand-off %s answered with %s by %s", handoff.id, topic.id, where.user_id)

@@ -10,7 +10,6 @@ text, so nothing they wrote is lost.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
@@ -115,14 +114,6 @@ def handle_expert_answer(
         return
     reply = expert_text_reply(text, asker_id=handoff.asker_id, expert_id=expert)
     if not deliver_answer(deps, client, logger, handoff, reply):
-        with contextlib.suppress(Unavailable):
-            db_call(
-                deps,
-                "releasing a hand-off",
-                teaching.release_handoff_answer,
-                deps.store,
-                handoff.id,
-            )
         tell_expert(NOT_POSTED)
         return
     logger.info("hand-off %s answered in writing by %s (saved as a draft)", handoff.id, expert)
