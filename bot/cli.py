@@ -255,7 +255,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{topic.file}:{topic.line}: stale: topic '{topic.id}' reviewed {when}")
         print(f"{len(stale)} topic(s) reviewed more than {args.stale} days ago")
         failed = failed or (bool(stale) and args.strict)
-    summary = f"{len(kb)} topics, {len(kb.synonyms)} synonyms in {path}"
+    summary = (
+        f"{len(kb)} topics, {len(kb.synonyms)} synonyms, "
+        f"{len(kb.out_of_scope)} out-of-scope areas in {path}"
+    )
     if failed:
         print(f"FAIL (--strict): {summary}", file=sys.stderr)
         return 1
@@ -279,7 +282,7 @@ def _non_negative_int(text: str) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluation import cross_validate, evaluate, load_questions
+    from bot.evaluation import cross_validate, cross_validate_areas, evaluate, load_questions
 
     service = _service(args)
     if args.cross_validate:
@@ -292,6 +295,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         for line in result.figure_lines():
             print(line)
+        without_question, without_area = cross_validate_areas(service.matcher_for())
+        if without_question.records:
+            print(
+                "out-of-scope areas refused, each example question left out of its area: "
+                f"{without_question.refusal_rate:.1%} ({without_question.refused}/"
+                f"{without_question.out_of_scope}); each area left out: "
+                f"{without_area.refusal_rate:.1%} ({without_area.refused}/"
+                f"{without_area.out_of_scope})"
+            )
     elif args.file:
         try:
             questions = load_questions(args.file, service.knowledge)

@@ -219,6 +219,10 @@ def _record(matcher: Matcher, question: EvalQuestion, holdout: Holdout | None = 
     ranking = explanation.ranking
     if ranking is None or answer.kind is AnswerKind.SMALL_TALK:
         top, probability = None, 0.0
+    elif ranking.reading.about_uncovered or ranking.closer_to_area:
+        # Refused before the fitted decision, whatever its probability: counted as 0, as
+        # `awssec fit` counts it when choosing the threshold.
+        top, probability = matcher.index.topics[ranking.candidates[0].topic].id, 0.0
     else:
         top = matcher.index.topics[ranking.candidates[0].topic].id
         probability = ranking.probability
@@ -242,3 +246,17 @@ def cross_validate(matcher: Matcher) -> tuple[EvalResult, EvalResult]:
                 _record(matcher, EvalQuestion(text, ()), Holdout(position))
             )
     return leave_one_out, leave_topic_out
+
+
+def cross_validate_areas(matcher: Matcher) -> tuple[EvalResult, EvalResult]:
+    """Each out-of-scope area's example question matched without itself, and without its whole
+    area (a question to refuse that no area covers): both should be refused."""
+    without_question, without_area = EvalResult(), EvalResult()
+    first_area = matcher.index.first_area
+    for number_of_area, area in enumerate(matcher.kb.out_of_scope):
+        position = first_area + number_of_area
+        for number, text in enumerate(area.questions):
+            question = EvalQuestion(text, ())
+            without_question.records.append(_record(matcher, question, Holdout(position, number)))
+            without_area.records.append(_record(matcher, question, Holdout(position)))
+    return without_question, without_area

@@ -7,6 +7,8 @@ import pytest
 from bot.evaluation import evaluate, load_questions
 from bot.knowledge import load_knowledge
 from bot.matcher import AnswerKind, Matcher
+from bot.matcher.matcher import explanation_lines
+from bot.matcher.normalize import words
 from bot.matcher.settings import DEFAULT_ANSWER_THRESHOLD as ANSWER_THRESHOLD
 from tests.conftest import REPO, topic_yaml
 
@@ -250,3 +252,71 @@ def test_a_question_naming_only_an_uncovered_service_is_refused_first(write_know
     # A typo of a covered name is that name, and naming a topic too goes to the decision.
     assert matcher.match("frobnicatr").topic_ids == ["other"]
     assert matcher.match("zorblax vault with widget forge").topic_ids == ["vault"]
+
+
+def test_a_question_closer_to_an_out_of_scope_area_is_refused(write_knowledge):
+    """Out-of-scope areas compete with the topics: a question reading more like an area
+    ("rotation of tyres") than like any topic is refused with the topics as suggestions, and
+    the same question is answered by the neighbour when the area is not there."""
+    import dataclasses
+
+    from bot.matcher.model import load_fitted
+
+    topics = (
+        "topics:\n"
+        + topic_yaml(
+            "vault",
+            name="Zorblax Vault",
+            keywords=["password rotation", "stores passwords"],
+            questions=["how often should we rotate passwords", "where are passwords stored"],
+        )
+        + topic_yaml("other", name="Frobnicator", keywords=["spins turbines"])
+    )
+    area = (
+        "out_of_scope:\n"
+        "  - name: Car maintenance\n"
+        "    questions:\n"
+        "      - how often should we rotate the tyres on the car\n"
+        "      - tyre rotation schedule for the delivery vans\n"
+        "      - do winter tyres need rotation too\n"
+    )
+    # Threshold 0: the fitted decision alone would answer anything with a candidate, so a
+    # refusal below is the area's.
+    eager = dataclasses.replace(load_fitted(), threshold=0.0)
+    without = Matcher(load_knowledge(write_knowledge({"t.yaml": topics})), eager)
+    assert without.match("how often do we rotate the tyres").topic_ids == ["vault"]
+
+    folder = write_knowledge({"t.yaml": topics, "o.yaml": area})
+    matcher = Matcher(load_knowledge(folder), eager)
+    refused = matcher.explain("how often do we rotate the tyres")
+    assert refused.answer.kind is AnswerKind.NO_MATCH
+    assert "out-of-scope area, 'Car maintenance'" in refused.reason
+    # An area is never an answer or a suggestion: only topics are.
+    assert set(refused.answer.suggestion_ids) <= {"vault", "other"}
+    assert refused.ranking is not None and refused.ranking.closer_to_area
+    assert "closest out-of-scope area: Car maintenance" in "\n".join(explanation_lines(refused))
+    # The topic's own questions still win over the area.
+    assert matcher.match("how often should we rotate passwords").topic_ids == ["vault"]
+
+
+def test_a_word_sharing_a_stem_with_a_one_word_name_does_not_name_it(write_knowledge):
+    """The stemmer merges "signer" and "sign": "how do I sign in" must not name a topic
+    called Signer, while the name itself, its plural, and a typo of it still do."""
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("signer", name="Signer", aliases=["signer"], keywords=["code signing"])
+            + topic_yaml("portal", name="Portal login", keywords=["sign in", "console"]),
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+    reader = matcher.reader
+
+    def named(question: str) -> list[str]:
+        reading = reader.read(words(question))
+        return [matcher.index.topics[t].id for t in reading.named]
+
+    assert named("how do I sign in to the console") == []
+    assert named("is signer any good") == ["signer"]
+    assert named("signers for our lambdas") == ["signer"]
+    assert named("does signr work with lambda") == ["signer"]

@@ -14,12 +14,18 @@ import yaml
 from rapidfuzz import process
 
 from bot.config import knowledge_path_from_env
-from bot.knowledge.model import SOURCE_BEYOND_NOTES, SOURCE_NOTES, KnowledgeBase, Topic
+from bot.knowledge.model import (
+    SOURCE_BEYOND_NOTES,
+    SOURCE_NOTES,
+    KnowledgeBase,
+    OutOfScopeArea,
+    Topic,
+)
 from bot.knowledge.problems import KnowledgeError, Problem
 from bot.knowledge.yaml_lines import LineDict, LineList, line_of, load_with_lines
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TOP_LEVEL_KEYS = ("topics", "synonyms", "services")
+TOP_LEVEL_KEYS = ("topics", "synonyms", "services", "out_of_scope")
 REQUIRED_KEYS = (
     "id",
     "name",
@@ -64,6 +70,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
     topics: list[Topic] = []
     synonyms: dict[str, tuple[str, ...]] = {}
     services: list[str] = []
+    areas: list[OutOfScopeArea] = []
     digest = hashlib.sha256()
 
     if not root.exists():
@@ -91,6 +98,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
             continue
         _read_document(name, document, topics, synonyms, problems)
         _read_services(name, document, services, problems)
+        _read_out_of_scope(name, document, areas, problems)
 
     _check_cross_references(topics, problems)
     if not topics and not problems:
@@ -101,6 +109,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         topics=tuple(topics),
         synonyms=synonyms,
         services=tuple(dict.fromkeys(services)),
+        out_of_scope=tuple(areas),
         version=_version(digest),
     )
 
@@ -317,6 +326,39 @@ def _read_services(
         problems.append(Problem(name, line, "'services' must be a list of service names"))
         return
     services.extend(v.strip() for v in value)
+
+
+def _read_out_of_scope(
+    name: str, document: LineDict, areas: list[OutOfScopeArea], problems: list[Problem]
+) -> None:
+    """`out_of_scope:`, a list of areas, each a `name` and example `questions` to refuse."""
+    if "out_of_scope" not in document:
+        return
+    value = document["out_of_scope"]
+    line = line_of(document, "out_of_scope")
+    if not isinstance(value, list):
+        problems.append(Problem(name, line, "'out_of_scope' must be a list of areas"))
+        return
+    for position, entry in enumerate(value):
+        entry_line = line_of(value, position, line)
+        if not isinstance(entry, dict) or set(entry) != {"name", "questions"}:
+            problems.append(
+                Problem(name, entry_line, "an out-of-scope area needs 'name' and 'questions' only")
+            )
+            continue
+        label = f"out-of-scope area {entry['name']!r}"
+        if not isinstance(entry["name"], str) or not entry["name"].strip():
+            problems.append(Problem(name, entry_line, "an out-of-scope area's 'name' must be text"))
+            continue
+        questions = entry["questions"]
+        before = len(problems)
+        _check_string_list(name, label, "questions", questions, entry_line, problems)
+        if len(problems) == before and not questions:
+            problems.append(Problem(name, entry_line, f"{label}: 'questions' must not be empty"))
+        if len(problems) == before:
+            areas.append(
+                OutOfScopeArea(entry["name"].strip(), _strings(questions), name, entry_line)
+            )
 
 
 def _read_synonyms(

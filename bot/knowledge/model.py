@@ -31,6 +31,19 @@ class Topic:
     line: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class OutOfScopeArea:
+    """Questions the bot must refuse, grouped by what they are about ("S3 storage classes
+    and lifecycle"): AWS operations that share words with a security topic, other clouds,
+    chatter. The matcher refuses a question that reads more like one of these than like any
+    topic (docs/matching.md, "Out-of-scope areas")."""
+
+    name: str
+    questions: tuple[str, ...]
+    file: str = ""
+    line: int = 0
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     topics: tuple[Topic, ...]
@@ -39,6 +52,8 @@ class KnowledgeBase:
     # Names of AWS services with no topic: a question naming one is about something the
     # knowledge does not cover (an out-of-scope signal for the matcher).
     services: tuple[str, ...] = ()
+    # What the knowledge deliberately does not answer, with example questions.
+    out_of_scope: tuple[OutOfScopeArea, ...] = ()
     # Short content hash: tells which knowledge a running bot is serving.
     version: str = ""
     _by_id: Mapping[str, Topic] = field(default_factory=dict, repr=False, compare=False)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.index import RetrievalParams
-from bot.matcher.matcher import Matcher
+from bot.matcher.matcher import Candidate, Matcher, Ranking
 from bot.matcher.model import (
     DECISION_FEATURES,
     RANKING_FEATURES,
@@ -38,7 +38,7 @@ from bot.matcher.model import (
 )
 from bot.matcher.normalize import words
 from bot.matcher.reading import Holdout
-from bot.matcher.settings import FIELDS
+from bot.matcher.settings import AREA_REFUSAL_MARGIN, FIELDS
 
 # -- settings of the fit itself ----------------------------------------------------------------
 
@@ -53,6 +53,11 @@ LEAVE_TOPIC_OUT_WEIGHT = 0.2
 # The public set's questions count this much each: they were written as users type, unlike
 # the knowledge's own example questions, which share the writers' wording with the facts.
 PUBLIC_WEIGHT = 6.0
+# How much each out-of-scope area's example question counts, matched with it left out of its
+# area (and, at LEAVE_TOPIC_OUT_WEIGHT, with its whole area left out: a question no area
+# covers). They teach the decision what a question to refuse looks like when it shares words
+# with a topic; higher makes the bot warier of every question near an area.
+AREA_WEIGHT = 1.0
 # Coordinate search over retrieval settings: factors tried on each field weight, and b values.
 FIELD_WEIGHT_FACTORS = (0.5, 0.75, 1.5, 2.0)
 B_VALUES = (0.3, 0.5, 0.75)
@@ -70,6 +75,10 @@ class Example:
     label: int  # index of the right candidate, or -1: none is right (refuse)
     in_scope: bool
     weight: float
+    # the out-of-scope areas' candidates (rows of ranking features), and which of them is
+    # the question's own area (an area's example question left out of it), else -1
+    area_features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    area_label: int = -1
 
 
 def collect(
@@ -92,6 +101,25 @@ def collect(
                         LEAVE_TOPIC_OUT_WEIGHT,
                     )
                 )
+    first_area = matcher.index.first_area
+    for number_of_area, area in enumerate(matcher.kb.out_of_scope):
+        position = first_area + number_of_area
+        for number, question in enumerate(area.questions):
+            held_out = Holdout(position, number)
+            examples.append(
+                _example(matcher, question, held_out, None, "area", AREA_WEIGHT, position)
+            )
+            if with_topic_out:
+                examples.append(
+                    _example(
+                        matcher,
+                        question,
+                        Holdout(position),
+                        None,
+                        "area-out",
+                        LEAVE_TOPIC_OUT_WEIGHT,
+                    )
+                )
     positions = {t.id: i for i, t in enumerate(matcher.index.topics)}
     for text, expect in public:
         if len(expect) > 1:
@@ -109,6 +137,7 @@ def _example(
     target: int | None,
     kind: str,
     weight: float,
+    own_area: int | None = None,
 ) -> Example:
     ranking = matcher.rank(words(question), holdout)
     in_scope = target is not None
@@ -121,7 +150,26 @@ def _example(
     label = next((i for i, c in enumerate(candidates) if c.topic == target), -1)
     unknown = ranking.decision_features["unknown_share"]
     uncovered = ranking.reading.about_uncovered
-    return Example(kind, features, named, unknown, uncovered, label, in_scope, weight)
+    areas = _area_candidates(matcher, ranking)
+    area_features = np.array([[c.features[n] for n in RANKING_FEATURES] for c in areas])
+    area_label = next((i for i, c in enumerate(areas) if c.topic == own_area), -1)
+    return Example(
+        kind,
+        features,
+        named,
+        unknown,
+        uncovered,
+        label,
+        in_scope,
+        weight,
+        area_features.reshape(len(areas), len(RANKING_FEATURES)),
+        area_label,
+    )
+
+
+def _area_candidates(matcher: Matcher, ranking: Ranking) -> list[Candidate]:
+    """Every out-of-scope area the ranking scored (the fit re-ranks them with new weights)."""
+    return list(ranking.areas)
 
 
 # -- step 2: ranking weights (conditional logit) ----------------------------------------------
@@ -146,21 +194,39 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
+def _choice(e: Example) -> tuple[np.ndarray, int]:
+    """The candidates an example chooses among (topics, then out-of-scope areas) and the index
+    of the right one (-1: none)."""
+    if len(e.area_features):
+        rows = np.vstack([e.features, e.area_features]) if len(e.features) else e.area_features
+    else:
+        rows = e.features
+    if e.label >= 0:
+        return rows, e.label
+    if e.area_label >= 0:
+        return rows, len(e.features) + e.area_label
+    return rows, -1
+
+
 def fit_ranking(examples: list[Example]) -> np.ndarray:
-    usable = [e for e in examples if e.label >= 0 and len(e.features) > 1]
+    usable = []
+    for e in examples:
+        rows, label = _choice(e)
+        if label >= 0 and len(rows) > 1:
+            usable.append((rows, label, e.weight))
     size = len(RANKING_FEATURES)
 
     def derivatives(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         gradient = -RANKING_L2 * w
         hessian = -RANKING_L2 * np.eye(size)
-        for e in usable:
-            u = e.features @ w
+        for rows, label, weight in usable:
+            u = rows @ w
             p = np.exp(u - u.max())
             p /= p.sum()
-            mean = p @ e.features
-            gradient += e.weight * (e.features[e.label] - mean)
-            centred = e.features - mean
-            hessian -= e.weight * (centred.T * p) @ centred
+            mean = p @ rows
+            gradient += weight * (rows[label] - mean)
+            centred = rows - mean
+            hessian -= weight * (centred.T * p) @ centred
         return gradient, hessian
 
     return _newton(size, derivatives)
@@ -171,31 +237,37 @@ def fit_ranking(examples: list[Example]) -> np.ndarray:
 
 def decision_rows(
     examples: list[Example], ranking_weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Decision features, whether the top candidate is right, weights, in-scope flags."""
-    rows, right, weights, scope = [], [], [], []
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decision features, whether the top candidate is right, weights, in-scope flags, and
+    whether an out-of-scope area beats the top candidate (refused whatever its probability)."""
+    rows, right, weights, scope, closer = [], [], [], [], []
     for e in examples:
         if len(e.features) == 0:
             # Nothing in the question is known: no candidate, and everything is unknown.
             features = decision_features({}, 0.0, 0.0, 1.0, False)
             right.append(0.0)
+            closer.append(False)
         else:
             u = e.features @ ranking_weights
             order = np.argsort(-u, kind="stable")
             top = order[0]
             runner_up = u[order[1]] if len(u) > 1 else 0.0
+            areas = e.area_features @ ranking_weights if len(e.area_features) else None
+            area = float(areas.max()) if areas is not None else None
             features = decision_features(
                 dict(zip(RANKING_FEATURES, e.features[top], strict=True)),
                 u[top],
                 runner_up,
                 e.unknown_share,
                 bool(e.named[top]),
+                area if area is not None else 0.0,
             )
             right.append(1.0 if top == e.label else 0.0)
+            closer.append(area is not None and area - u[top] > AREA_REFUSAL_MARGIN)
         rows.append([features[name] for name in DECISION_FEATURES])
         weights.append(e.weight)
         scope.append(e.in_scope)
-    return np.array(rows), np.array(right), np.array(weights), np.array(scope)
+    return np.array(rows), np.array(right), np.array(weights), np.array(scope), np.array(closer)
 
 
 def fit_decision(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -244,8 +316,9 @@ def fit(
     w = fit_ranking(examples)
     # Two stages: a question naming only an uncovered service is refused before the fitted
     # decision, so the decision is fitted on the rest...
-    gated = np.array([e.about_uncovered for e in examples])
-    x, y, weights, scope = decision_rows(examples, w)
+    x, y, weights, scope, closer = decision_rows(examples, w)
+    # ... and a question closer to an out-of-scope area than to any topic is refused too.
+    gated = np.array([e.about_uncovered for e in examples]) | closer
     a = fit_decision(x[~gated], y[~gated], weights[~gated])
     # ...and the threshold is chosen for the whole two-stage bot: a gated question is
     # refused whatever its probability (counted as probability 0).

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from bot.knowledge.model import KnowledgeBase, Topic
+from bot.knowledge.model import KnowledgeBase, OutOfScopeArea, Topic
 from bot.matcher.normalize import content_words, stem
 from bot.matcher.settings import (
     DEFAULT_B,
@@ -63,8 +63,23 @@ def topic_field_texts(topic: Topic) -> dict[str, tuple[str, ...]]:
     }
 
 
+def area_field_texts(area: OutOfScopeArea) -> dict[str, tuple[str, ...]]:
+    """An out-of-scope area as a document: its questions, and its name as keywords (never as
+    a name: nobody "names" an area, and naming is strong evidence)."""
+    return {
+        "names": (),
+        "keywords": (area.name,),
+        "questions": area.questions,
+        "summary": (),
+        "facts": (),
+    }
+
+
 @dataclass
 class TopicIndex:
+    """Documents 0 .. len(topics)-1 are the topics; the ones after them (`first_area` on) are
+    the knowledge's out-of-scope areas, which compete in retrieval but are never answered."""
+
     topics: tuple[Topic, ...]
     params: RetrievalParams
     # per topic, per field: term counts and length (in terms)
@@ -88,6 +103,10 @@ class TopicIndex:
     known_words: frozenset[str]
     # words of topics' names and aliases: preferred when a typo is as close to another word
     name_words: frozenset[str]
+    # stem of a one-word name or alias -> the words that name it: the name as written and
+    # its plural. The stemmer merges "signer" with "sign", "certification" with
+    # "certificate": "how do I sign in" must not name AWS Signer.
+    one_word_names: dict[str, frozenset[str]]
     # "a b" -> "ab" when people split a one-word name ("guard duty", "cloud trail")
     joined_words: frozenset[str]
     # each topic's example questions as space-joined stems, for fuzzy paraphrase scoring
@@ -98,6 +117,15 @@ class TopicIndex:
     unknown_idf: float = 0.0
     # stemmed names of AWS services the knowledge has no topic for (`services:` in knowledge)
     uncovered_phrases: frozenset[tuple[str, ...]] = frozenset()
+    # out-of-scope areas: documents first_area .. first_area + len(area_names) - 1
+    area_names: tuple[str, ...] = ()
+
+    @property
+    def first_area(self) -> int:
+        return len(self.topics)
+
+    def is_area(self, document: int) -> bool:
+        return document >= len(self.topics)
 
     def impacts(
         self, counts: Mapping[str, Counter[str]], lengths: Mapping[str, int], term: str
@@ -153,16 +181,19 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     phrases: dict[tuple[str, ...], list[int]] = defaultdict(list)
     surface: set[str] = set()
     name_words: set[str] = set()
+    one_word_names: defaultdict[str, set[str]] = defaultdict(set)
     question_texts: list[list[str]] = []
 
-    for position, topic in enumerate(kb.topics):
+    documents = [topic_field_texts(t) for t in kb.topics]
+    documents += [area_field_texts(a) for a in kb.out_of_scope]
+    for position, texts_by_field in enumerate(documents):
         counts: dict[str, Counter[str]] = {}
         lengths: dict[str, int] = {}
         topic_questions: list[Counter[str]] = []
         topic_texts: list[str] = []
         question_terms.append(topic_questions)
         question_texts.append(topic_texts)
-        for name, texts in topic_field_texts(topic).items():
+        for name, texts in texts_by_field.items():
             # All of a field's terms in one list, counted once (in C): the same counts, in
             # the same first-seen order, as adding up one Counter per text.
             field_terms: list[str] = []
@@ -176,6 +207,8 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
                 field_terms.extend(terms)
                 if name == "names":
                     name_words.update(text_words)
+                    if len(stems) == 1:
+                        one_word_names[stems[0]].update(_name_forms(text_words[0]))
                     if stems and position not in phrases[stems]:
                         phrases[stems].append(position)
                 elif name == "questions":
@@ -186,7 +219,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         field_counts.append(counts)
         field_lengths.append(lengths)
 
-    count = max(len(kb.topics), 1)
+    count = max(len(documents), 1)
     max_idf = math.log(1.0 + (count - 0.5) / 1.5)
 
     synonyms: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
@@ -220,6 +253,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         vocabulary_by_length=dict(by_length),
         known_words=frozenset(surface),
         name_words=frozenset(name_words),
+        one_word_names={s: frozenset(forms) for s, forms in one_word_names.items()},
         joined_words=frozenset(w for w in surface if len(w) >= 6),
         question_texts=question_texts,
         question_sorted=[[" ".join(sorted(t.split())) for t in ts] for ts in question_texts],
@@ -234,14 +268,30 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         term: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
         for term, df in index.document_frequency.items()
     }
-    index.uncovered_phrases = _uncovered(kb.services, phrases, index.document_frequency)
+    # Whether a service is covered depends on the topics' text alone: an out-of-scope area
+    # that mentions Step Functions does not make it covered.
+    # (Postings are filled topic by topic, topics first: a term's first document is its
+    # lowest.)
+    topic_terms = {
+        term
+        for term, documents_using in index.postings.items()
+        if next(iter(documents_using)) < len(kb.topics)
+    }
+    index.uncovered_phrases = _uncovered(kb.services, phrases, topic_terms)
+    index.area_names = tuple(a.name for a in kb.out_of_scope)
     return index
+
+
+def _name_forms(word: str) -> tuple[str, ...]:
+    """A one-word name as people write it: as is, plural, singular ("scp", "scps")."""
+    singular = word[:-1] if word.endswith("s") and len(word) > 3 else word
+    return (word, singular, singular + "s", singular + "es")
 
 
 def _uncovered(
     services: tuple[str, ...],
     phrases: Mapping[tuple[str, ...], list[int]],
-    document_frequency: Mapping[str, int],
+    topic_terms: set[str],
 ) -> frozenset[tuple[str, ...]]:
     """The stemmed service names that no topic speaks about: not a topic's name, and not a
     word (one-word names) or every adjacent word pair (longer ones) of the knowledge's text.
@@ -252,7 +302,7 @@ def _uncovered(
         if not stems or stems in phrases:
             continue
         terms = [pair_term(a, b) for a, b in pairwise(stems)] if len(stems) > 1 else [stems[0]]
-        if not all(t in document_frequency for t in terms):
+        if not all(t in topic_terms for t in terms):
             uncovered.add(stems)
     return frozenset(uncovered)
 

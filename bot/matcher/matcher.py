@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
@@ -28,6 +28,8 @@ from bot.matcher.model import (
 from bot.matcher.normalize import content_words, stem, words
 from bot.matcher.reading import Holdout, Reader, Reading
 from bot.matcher.settings import (
+    AREA_CANDIDATES,
+    AREA_REFUSAL_MARGIN,
     CANDIDATES,
     FIELD_GROUPS,
     MAX_COMPARED,
@@ -83,9 +85,25 @@ class Candidate:
 @dataclass
 class Ranking:
     reading: Reading
-    candidates: list[Candidate]  # best first
+    candidates: list[Candidate]  # topics only, best first
     decision_features: dict[str, float]
     probability: float  # that candidates[0] is the right topic
+    # The out-of-scope areas (knowledge `out_of_scope:`) sharing words with the question,
+    # best first; `Candidate.topic` is an area's document number in the index.
+    areas: list[Candidate] = field(default_factory=list)
+
+    @property
+    def area(self) -> Candidate | None:
+        """The out-of-scope area the question reads most like, if any."""
+        return self.areas[0] if self.areas else None
+
+    @property
+    def closer_to_area(self) -> bool:
+        """Does the question read more like an out-of-scope area than like any topic?"""
+        return (
+            self.area is not None
+            and self.area.utility - self.candidates[0].utility > AREA_REFUSAL_MARGIN
+        )
 
 
 @dataclass
@@ -95,6 +113,7 @@ class Explanation:
     model: FittedModel
     topics: tuple[Topic, ...]
     reason: str
+    area_names: tuple[str, ...] = ()
 
 
 class Matcher:
@@ -130,7 +149,8 @@ class Matcher:
         context_topic: str | None = None,
     ) -> Explanation:
         answer, ranking, reason = self._answer(question, holdout, context_topic)
-        return Explanation(answer, ranking, self.model, self.index.topics, reason)
+        index = self.index
+        return Explanation(answer, ranking, self.model, index.topics, reason, index.area_names)
 
     # -- ranking -------------------------------------------------------------------------------
 
@@ -164,18 +184,27 @@ class Matcher:
             t: scores.get(t, 0.0) + (index.max_idf if t in named else 0.0)
             for t in scores.keys() | named.keys()
         }
+        first_area = index.first_area
+        areas = [t for t in prior if t >= first_area]
+        for document in areas:
+            del prior[document]
         if not prior:
             return None
         # Same as sorted(...)[:CANDIDATES] (keys are unique), without sorting every topic.
         shortlist = heapq.nsmallest(CANDIDATES, prior, key=lambda t: (-prior[t], t))
+        area_scores = {a: scores[a] for a in areas}
+        area_shortlist = heapq.nsmallest(
+            AREA_CANDIDATES, area_scores, key=lambda t: (-area_scores[t], t)
+        )
         total = reading.total_weight(index.unknown_idf)
         rest_total = reading.rest_weight(index.unknown_idf)
         # token_sort_ratio sorts the whitespace-split tokens; the same, once per question.
         query_sorted = " ".join(sorted(" ".join(reading.sequence).split()))
         naming = 1.0 / len(named) if named else 0.0
-        candidates = []
-        evidence = self._evidence(shortlist, reading, holdout)
-        for topic in shortlist:
+        candidates: list[Candidate] = []
+        area_candidates: list[Candidate] = []
+        evidence = self._evidence(shortlist + area_shortlist, reading, holdout)
+        for topic in shortlist + area_shortlist:
             score, vocabulary, questions, prose, rest = evidence[topic]
             named_value = naming if topic in named else 0.0
             features = {
@@ -190,8 +219,11 @@ class Matcher:
                 # A question that is only a name ("macie?") is all about that name.
                 "rest_coverage": rest / rest_total if rest_total else 1.0,
             }
-            candidates.append(Candidate(topic, features, self.model.utility(features)))
+            candidate = Candidate(topic, features, self.model.utility(features))
+            (area_candidates if topic >= first_area else candidates).append(candidate)
         candidates.sort(key=lambda c: (-c.utility, c.topic))
+        area_candidates.sort(key=lambda c: (-c.utility, c.topic))
+        area = area_candidates[0] if area_candidates else None
         peak = candidates[0].utility
         exps = [math.exp(c.utility - peak) for c in candidates]
         total_exp = sum(exps)
@@ -205,8 +237,10 @@ class Matcher:
             runner_up,
             (total - reading.known_weight) / total if total else 1.0,
             top.topic in named,
+            area.utility if area is not None else 0.0,
         )
-        return Ranking(reading, candidates, decision, self.model.probability(decision))
+        probability = self.model.probability(decision)
+        return Ranking(reading, candidates, decision, probability, area_candidates)
 
     def _scores(self, reading: Reading, holdout: Holdout | None) -> dict[int, float]:
         """Per topic sharing a term with the question: the rarity-weighted amount of the
@@ -395,6 +429,9 @@ class Matcher:
                 others_best,
                 ranking.decision_features["unknown_share"],
                 True,
+                # A follow-up pointing back ("how much does *it* cost?") is about the subject
+                # whatever out-of-scope area its few words resemble (billing, here).
+                ranking.area.utility if ranking.area is not None and not back else 0.0,
             )
         )
         own = chosen.features["rest_coverage"]
@@ -460,7 +497,8 @@ class Matcher:
 
         best = candidates[0]
         uncovered = ranking.reading.about_uncovered
-        if ranking.probability >= threshold and not uncovered:
+        out_of_scope = ranking.closer_to_area
+        if ranking.probability >= threshold and not uncovered and not out_of_scope:
             close = [c for c in candidates[1:] if c.share >= RUNNER_UP_RATIO * best.share]
             answer = Answer(
                 question=question,
@@ -492,6 +530,13 @@ class Matcher:
         )
         if uncovered:
             reason = "it names an AWS service the knowledge has no topic for, and no topic"
+        elif out_of_scope and ranking.area is not None:
+            area_name = self.index.area_names[ranking.area.topic - self.index.first_area]
+            reason = (
+                f"it reads more like an out-of-scope area, {area_name!r} (utility "
+                f"{ranking.area.utility:.2f}), than like {topics[best.topic].id} "
+                f"({best.utility:.2f})"
+            )
         return answer, ranking, reason
 
 
@@ -531,6 +576,12 @@ def explanation_lines(explanation: Explanation) -> list[str]:
                 topics[candidate.topic].id[:27].ljust(28)
                 + contributions
                 + f"{candidate.utility:>10.2f}{candidate.share:>8.2f}"
+            )
+        if ranking.area is not None:
+            area = ranking.area
+            name = explanation.area_names[area.topic - len(topics)]
+            lines.append(
+                f"closest out-of-scope area: {name} (utility {area.utility:.2f}; never answered)"
             )
         lines.append("(each column: the feature's contribution to the utility = weight x value)")
         lines.append("")

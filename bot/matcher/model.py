@@ -50,6 +50,7 @@ DECISION_FEATURES = (
     "unknown_share",  # share of the question's weight in words the knowledge never saw
     "top_named",  # 1 if the question names the winner
     "top_rest_coverage",  # the winner's coverage apart from the naming words
+    "area_margin",  # winner's utility minus the best out-of-scope area's (0 when none)
 )
 
 
@@ -59,6 +60,7 @@ def decision_features(
     runner_up_utility: float,
     unknown_share: float,
     top_named: bool,
+    area_utility: float = 0.0,
 ) -> dict[str, float]:
     """The decision's inputs from the winner's ranking features: one definition, used by the
     matcher when answering and by `awssec fit` when fitting."""
@@ -72,6 +74,7 @@ def decision_features(
         "unknown_share": unknown_share,
         "top_named": 1.0 if top_named else 0.0,
         "top_rest_coverage": top.get("rest_coverage", 0.0),
+        "area_margin": top_utility - area_utility,
     }
 
 
@@ -96,6 +99,7 @@ DEFAULT_DECISION_WEIGHTS = {
     "unknown_share": -3.0,
     "top_named": 1.0,
     "top_rest_coverage": 1.0,
+    "area_margin": 0.5,
 }
 
 

@@ -51,6 +51,9 @@ class Group:
 
     alternatives: list[tuple[tuple[str, ...], float]]
     weight: float | None  # rarity of the best known reading; None: the knowledge never saw it
+    # per alternative: the one word it reads (as typed, typo-fixed or joined), or None (a
+    # synonym's expansion, a multi-word term): what a one-word name is checked against
+    spellings: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -122,7 +125,9 @@ class Reader:
         seen: set[tuple] = set()
         i = 0
         while i < len(content):
-            consumed, alternatives = self._alternatives(content, i, reading)
+            consumed, spelled_alternatives = self._alternatives(content, i, reading)
+            alternatives = [(stems, trust) for stems, trust, _ in spelled_alternatives]
+            spellings = [spelled for _, _, spelled in spelled_alternatives]
             i += consumed
             key = tuple(alternatives)
             primary = alternatives[0][0]
@@ -138,16 +143,17 @@ class Reader:
             )
             if weight is None:
                 reading.unknown.append(" ".join(content[i - consumed : i]))
-            reading.groups.append(Group(alternatives, weight))
+            reading.groups.append(Group(alternatives, weight, spellings))
         for first, second in pairwise(reading.sequence):
             pair = pair_term(first, second)
             if (pair,) not in seen and self.known((pair,), holdout):
                 seen.add((pair,))
-                reading.groups.append(Group([((pair,), 1.0)], index.idf[pair]))
+                reading.groups.append(Group([((pair,), 1.0)], index.idf[pair], [None]))
 
     def _alternatives(
         self, content: list[str], i: int, reading: Reading
-    ) -> tuple[int, list[tuple[tuple[str, ...], float]]]:
+    ) -> tuple[int, list[tuple[tuple[str, ...], float, str | None]]]:
+        """How many words were read, and their readings: (stems, trust, the word read)."""
         index = self.index
         # A multi-word synonym ("api keys", "denial of service") is read as one thing.
         for n in (3, 2):
@@ -155,7 +161,8 @@ class Reader:
             if len(term) == n and term in index.synonyms:
                 original = tuple(stem(w) for w in term)
                 reading.expanded.append((" ".join(term), tuple(index.synonyms[term])))
-                return n, [(original, 1.0)] + [(e, SYNONYM_TRUST) for e in index.synonyms[term]]
+                expanded = [(e, SYNONYM_TRUST, None) for e in index.synonyms[term]]
+                return n, [(original, 1.0, None), *expanded]
         word = content[i]
         # People split one-word names: "guard duty", "cloud trail"; "secrets manager" stays.
         if i + 1 < len(content):
@@ -167,8 +174,8 @@ class Reader:
                 and as_typed not in index.phrases  # "private ca" is a name as typed
             ):
                 reading.joined.append((f"{word} {content[i + 1]}", joined))
-                return 2, [((stem(joined),), 1.0)]
-        alternatives: list[tuple[tuple[str, ...], float]] = [((stem(word),), 1.0)]
+                return 2, [((stem(joined),), 1.0, joined)]
+        alternatives: list[tuple[tuple[str, ...], float, str | None]] = [((stem(word),), 1.0, word)]
         spelled = word
         # An uncovered service's exact name ("amplify") is not a typo of a known word.
         if (
@@ -180,7 +187,7 @@ class Reader:
             if correction:
                 spelled, distance = correction
                 reading.corrections.append((word, spelled))
-                guess = ((stem(spelled),), CORRECTED_TRUST**distance)
+                guess = ((stem(spelled),), CORRECTED_TRUST**distance, spelled)
                 # A known stem stays the first reading; an unknown word yields to the fix.
                 if stem(word) in index.idf:
                     alternatives.append(guess)
@@ -190,7 +197,7 @@ class Reader:
         if expansions:
             reading.expanded.append((spelled, tuple(expansions)))
         for expansion in expansions:
-            alternatives.append((expansion, SYNONYM_TRUST))
+            alternatives.append((expansion, SYNONYM_TRUST, None))
         return 1, alternatives
 
     def _correct(self, word: str) -> tuple[str, int] | None:
@@ -258,8 +265,12 @@ class Reader:
         name_stems: set[str] = set()
         # Any reading of a single thing said (a typo fix, a synonym) may name a topic...
         uncovered = self.index.uncovered_phrases
+        one_word_names = self.index.one_word_names
         for position, group in enumerate(reading.groups):
-            for stems, _ in group.alternatives:
+            for (stems, _), spelled in zip(group.alternatives, group.spellings, strict=True):
+                forms = one_word_names.get(stems[0]) if len(stems) == 1 else None
+                if forms is not None and spelled is not None and spelled not in forms:
+                    continue  # same stem, another word: "sign" does not name AWS Signer
                 for topic in phrases.get(stems, ()):
                     if topic != left_out:
                         named.setdefault(topic, position)

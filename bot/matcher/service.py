@@ -85,7 +85,8 @@ def with_learned(kb: KnowledgeBase, rows: Iterable[LearnedRow]) -> KnowledgeBase
         dataclasses.replace(t, questions=(*t.questions, *extra[t.id])) if t.id in extra else t
         for t in kb.topics
     )
-    return KnowledgeBase(topics=topics, synonyms=kb.synonyms, version=kb.version)
+    # Everything else (synonyms, uncovered services, out-of-scope areas) stays as it is.
+    return dataclasses.replace(kb, topics=topics)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,6 +65,15 @@ PAIR_FIELDS = ("names", "keywords", "questions")
 # Topics that get the full feature set (including the fuzzy paraphrase score, the costly
 # part). More: slower, and a deeper ranking mistake can be repaired; fewer: faster.
 CANDIDATES = 10
+# Out-of-scope areas (knowledge `out_of_scope:`) that get the full feature set next to the
+# topics' shortlist: only the best one matters to the decision. More: slower.
+AREA_CANDIDATES = 2
+# A question is refused when the best out-of-scope area's utility beats the best topic's by
+# more than this ("how do I speed up lambda cold starts" reads like Lambda operations, not
+# like AWS Signer). Higher: fewer refusals by area, and more neighbours answered for
+# questions that are not about security; lower (negative): areas refuse even questions a
+# topic wins narrowly.
+AREA_REFUSAL_MARGIN = 0.0
 # Candidates offered as "did you mean" when the bot does not answer.
 MAX_SUGGESTIONS = 3
 # A candidate is only suggested if its probability is at least this; keeps random topics out
