@@ -162,3 +162,21 @@ def test_services_must_be_a_list_of_names(write_knowledge):
     (folder / "s.yaml").write_text("services: Widget Forge\n", encoding="utf-8")
     with pytest.raises(KnowledgeError, match="'services' must be a list of service names"):
         load_knowledge(folder)
+
+
+def test_out_of_scope_areas_are_read_and_malformed_ones_reported(write_knowledge):
+    area = "out_of_scope:\n  - name: Car care\n    questions: [rotate the tyres, wash the van]\n"
+    folder = write_knowledge({"t.yaml": "topics:\n" + topic_yaml("demo"), "o.yaml": area})
+    (read,) = load_knowledge(folder).out_of_scope
+    assert (read.name, read.questions, read.line) == (
+        "Car care",
+        ("rotate the tyres", "wash the van"),
+        2,
+    )
+    broken = "out_of_scope:\n  - name: Car care\n  - name: Lunch\n    questions: []\n"
+    (folder / "o.yaml").write_text(broken, encoding="utf-8")
+    problems = check_knowledge(folder)
+    assert [(p.line, p.message) for p in problems] == [
+        (2, "an out-of-scope area needs 'name' and 'questions' only"),
+        (3, "out-of-scope area 'Lunch': 'questions' must not be empty"),
+    ]

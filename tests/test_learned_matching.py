@@ -217,3 +217,27 @@ def test_after_a_knowledge_edit_no_answer_comes_from_the_old_knowledge(
     for _ in range(5):
         assert service.answer("quuxinator", team_id="T1").topic_ids == ["alpha"]
         assert service.answer("zorblax", team_id="T1").topic_ids == []
+
+
+def test_learned_questions_keep_the_rest_of_the_knowledge() -> None:
+    """A team's knowledge with learned questions still has the uncovered services and the
+    out-of-scope areas: a team that taught one wording must not start answering questions
+    about Step Functions or S3 lifecycle rules."""
+    import dataclasses
+
+    from bot.knowledge import load_knowledge
+    from bot.matcher.service import with_learned
+
+    @dataclasses.dataclass
+    class Row:
+        id: int
+        question: str
+        topic_id: str
+        team_id: str | None = None
+
+    kb = load_knowledge()
+    taught = with_learned(kb, [Row(1, "who guards the guards", "guardduty")])
+    assert "who guards the guards" in taught.get("guardduty").questions
+    assert taught.services == kb.services and taught.services
+    assert taught.out_of_scope == kb.out_of_scope and taught.out_of_scope
+    assert taught.synonyms == kb.synonyms
