@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from bot import __version__
-from bot.config import SettingsError
+from bot.config import SettingsError, cache_dir_from_env
 from bot.knowledge import KnowledgeError, check_knowledge, resolve_knowledge_path
 from bot.matcher.answer import Answer
 from bot.matcher.service import AnswerService, LearnedSource
@@ -155,8 +155,15 @@ def _service(args: argparse.Namespace) -> AnswerService:
     if not path.exists():
         raise CliError(f"knowledge not found: {path}")
     learned = None if getattr(args, "no_learned", True) else _learned_source(args.team)
-    # No background thread: a command answers with what it read at start.
-    return AnswerService(path, reload_interval=None, learned=learned, background=False)
+    # No background thread: a command answers with what it read at start. The compiled
+    # knowledge is kept between runs: each command is a new process.
+    return AnswerService(
+        path,
+        reload_interval=None,
+        learned=learned,
+        background=False,
+        cache_dir=cache_dir_from_env(),
+    )
 
 
 def _answer_json(answer: Answer, text: str) -> str:

@@ -424,6 +424,21 @@ def snapshot_dir_from_env(environ: Mapping[str, str] | None = None) -> Path | No
     return Path(value) if value else None
 
 
+# Where the command line keeps the index it built (`bot/matcher/compiled.py`): "off" turns
+# the cache off.
+CACHE_ENV = "AWSSEC_CACHE_DIR"
+
+
+def cache_dir_from_env(environ: Mapping[str, str] | None = None) -> Path | None:
+    """`$AWSSEC_CACHE_DIR`, else `$XDG_CACHE_HOME/awssec`, else `~/.cache/awssec`; None when
+    `$AWSSEC_CACHE_DIR` is "off"."""
+    value = _text(environ, CACHE_ENV)
+    if value is not None:
+        return None if value.lower() == "off" else Path(value)
+    base = _text(environ, "XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "awssec"
+
+
 def database_url(environ: Mapping[str, str] | None = None) -> str | None:
     """`$DATABASE_URL` as given (parsed and checked by the storage layer), None when unset."""
     return _text(environ, "DATABASE_URL")

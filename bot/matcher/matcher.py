@@ -117,10 +117,17 @@ class Explanation:
 
 
 class Matcher:
-    def __init__(self, kb: KnowledgeBase, model: FittedModel | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        model: FittedModel | None = None,
+        *,
+        index: TopicIndex | None = None,
+    ) -> None:
+        """`index`: one built earlier from the same `kb` and model (`compiled.py`)."""
         self.kb = kb
         self.model = model or load_fitted()
-        self.index: TopicIndex = build_index(kb, self.model.retrieval)
+        self.index: TopicIndex = index or build_index(kb, self.model.retrieval)
         self.reader = Reader(self.index)
         self._positions = {topic.id: i for i, topic in enumerate(self.index.topics)}
         self._context_words: dict[int, list[str]] = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge, resolve_knowledge_path
-from bot.knowledge.loader import knowledge_files
+from bot.knowledge.loader import knowledge_files, read_sources, sources_version
 from bot.matcher.answer import Answer
 from bot.matcher.matcher import Matcher
 from bot.matcher.model import FittedModel, load_fitted
@@ -111,7 +111,10 @@ class AnswerService:
         learned: LearnedSource | None = None,
         learned_check_seconds: float = LEARNED_CHECK_SECONDS,
         background: bool = True,
+        cache_dir: Path | None = None,
     ) -> None:
+        """`cache_dir`: where to keep the compiled knowledge between processes (the command
+        line: each run is a new process); None builds it in memory every time."""
         self.path: Path = resolve_knowledge_path(path)
         self.reload_interval = reload_interval
         self.last_error: str | None = None
@@ -123,9 +126,9 @@ class AnswerService:
         self._stamp = self._file_stamp()
         # The knowledge alone: its matcher is built on first use, so a command answering
         # with learned questions builds one index, not two (each costs ~0.1-0.2 s).
-        self._kb: KnowledgeBase = load_knowledge(self.path)
         self._model: FittedModel = load_fitted()
         self._base: Matcher | None = None
+        self._kb: KnowledgeBase = self._first_load(cache_dir)
         # Learned questions: per team (None = every team / the CLI), the matcher in use.
         self._learned: LearnedSource | None = None
         self.learned_check_seconds = learned_check_seconds
@@ -140,6 +143,31 @@ class AnswerService:
         self._learned_failing = False
         if learned is not None:
             self.use_learned(learned)
+
+    def _first_load(self, cache_dir: Path | None) -> KnowledgeBase:
+        """The knowledge, and with a cache its matcher too: compiled earlier, or built now and
+        kept for the next process."""
+        if cache_dir is None:
+            return load_knowledge(self.path)
+        from bot.matcher.compiled import compiled_key, load_compiled, save_compiled
+
+        try:
+            sources = read_sources(self.path)
+        except OSError:
+            return load_knowledge(self.path)  # it reports what cannot be read
+        key = compiled_key(self.path, sources, self._model)
+        compiled = load_compiled(cache_dir, key)
+        if compiled is not None:
+            kb, index = compiled
+            self._base = Matcher(kb, self._model, index=index)
+            return kb
+        kb = load_knowledge(self.path)
+        self._base = Matcher(kb, self._model)
+        # Only what was read under this key is kept under it (a file edited in between
+        # gets its own key next time).
+        if kb.version == sources_version(sources):
+            save_compiled(cache_dir, key, kb, self._base.index)
+        return kb
 
     @property
     def _matcher(self) -> Matcher:
