@@ -107,7 +107,9 @@ class TopicIndex:
     # its plural. The stemmer merges "signer" with "sign", "certification" with
     # "certificate": "how do I sign in" must not name AWS Signer.
     one_word_names: dict[str, frozenset[str]]
-    # "a b" -> "ab" when people split a one-word name ("guard duty", "cloud trail")
+    # "a b" -> "ab" when people split a one-word name ("guard duty", "cloud trail"): names and
+    # aliases only; joining into any known word made every "s3 object" the keyword
+    # "s3object" (a Macie finding type)
     joined_words: frozenset[str]
     # each topic's example questions as space-joined stems, for fuzzy paraphrase scoring
     question_texts: list[list[str]]
@@ -254,7 +256,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         known_words=frozenset(surface),
         name_words=frozenset(name_words),
         one_word_names={s: frozenset(forms) for s, forms in one_word_names.items()},
-        joined_words=frozenset(w for w in surface if len(w) >= 6),
+        joined_words=frozenset(w for w in name_words if len(w) >= 6),
         question_texts=question_texts,
         question_sorted=[[" ".join(sorted(t.split())) for t in ts] for ts in question_texts],
         max_idf=max_idf,
