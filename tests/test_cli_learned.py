@@ -20,8 +20,8 @@ from bot.rendering.blocks.answers import render_blocks
 from bot.storage import Store
 from tests.conftest import REPO, topic_yaml
 
-TAUGHT = "our auditor wants the quarterly attestation pack, where do I get it"
-REWORDED = "where can I get the quarterly attestation pack for our auditor?"
+TAUGHT = "the green binder for the yearly review, where does it live"
+REWORDED = "where does the green binder for the yearly review live?"
 TOPIC = "artifact"
 
 

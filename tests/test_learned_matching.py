@@ -15,8 +15,8 @@ from bot.matcher.service import AnswerService
 from bot.storage import Store
 from tests.conftest import REPO
 
-TAUGHT = "our auditor wants the quarterly attestation pack, where do I get it"
-REWORDED = "where can I get the quarterly attestation pack for our auditor?"
+TAUGHT = "the green binder for the yearly review, where does it live"
+REWORDED = "where does the green binder for the yearly review live?"
 TOPIC = "artifact"
 OTHER = "the thing that stops interns from spinning up GPUs in ap-south"
 OTHER_TOPIC = "organizations-scp"
