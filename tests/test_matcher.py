@@ -317,6 +317,7 @@ def test_a_word_sharing_a_stem_with_a_one_word_name_does_not_name_it(write_knowl
             "t.yaml": "topics:\n"
             + topic_yaml("signer", name="Signer", aliases=["signer"], keywords=["code signing"])
             + topic_yaml("portal", name="Portal login", keywords=["sign in", "console"]),
+            "s.yaml": "synonyms:\n  autograph: [sign]\n  sgnr: [signer]\n",
         }
     )
     matcher = Matcher(load_knowledge(folder))
@@ -330,3 +331,6 @@ def test_a_word_sharing_a_stem_with_a_one_word_name_does_not_name_it(write_knowl
     assert named("is signer any good") == ["signer"]
     assert named("signers for our lambdas") == ["signer"]
     assert named("does signr work with lambda") == ["signer"]
+    # A synonym's expansion is read the same way.
+    assert named("autograph the release") == []
+    assert named("sgnr for lambdas") == ["signer"]

@@ -96,8 +96,10 @@ class TopicIndex:
     # phrase (tuple of stems) -> topic indexes whose name or alias it is
     phrases: dict[tuple[str, ...], list[int]]
     longest_phrase: int
-    # term (tuple of words) -> expansions (tuples of stems)
+    # term (tuple of words) -> expansions (tuples of stems), and the word of each one-word
+    # expansion (None for longer ones)
     synonyms: dict[tuple[str, ...], list[tuple[str, ...]]]
+    synonym_words: dict[tuple[str, ...], list[str | None]]
     # known surface words by length, for typo correction
     vocabulary_by_length: dict[int, list[str]]
     known_words: frozenset[str]
@@ -225,10 +227,13 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     max_idf = math.log(1.0 + (count - 0.5) / 1.5)
 
     synonyms: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    synonym_words: dict[tuple[str, ...], list[str | None]] = {}
     for term, expansions in kb.synonyms.items():
         words = tuple(content_words(term)) or tuple(term.split())
-        expanded = [stems_of(e) for e in expansions]
-        synonyms[words] = [e for e in expanded if e]
+        read = [content_words(e) for e in expansions]
+        synonyms[words] = [tuple(map(stem, r)) for r in read if r]
+        # The word a one-word expansion reads ("cert" -> "certificate"), as for a typed word.
+        synonym_words[words] = [r[0] if len(r) == 1 else None for r in read if r]
         surface.update(words)
 
     by_length: dict[int, list[str]] = defaultdict(list)
@@ -252,6 +257,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         phrases=dict(phrases),
         longest_phrase=max((len(p) for p in phrases), default=1),
         synonyms=synonyms,
+        synonym_words=synonym_words,
         vocabulary_by_length=dict(by_length),
         known_words=frozenset(surface),
         name_words=frozenset(name_words),

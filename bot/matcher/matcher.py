@@ -260,8 +260,18 @@ class Matcher:
             weight = group.weight
             if weight is None:
                 continue
+            alternatives = group.alternatives
+            if holdout is None and len(alternatives) == 1 and len(alternatives[0][0]) == 1:
+                # Most words: one reading, one stem. The same floats as below, without the
+                # intermediate dicts.
+                (term,), trust = alternatives[0]
+                for topic, impacts in postings.get(term, {}).items():
+                    value = impacts[0] * trust
+                    if value > 0.0:
+                        scores[topic] = scores.get(topic, 0.0) + weight * value
+                continue
             best: dict[int, float] = {}
-            for stems, trust in group.alternatives:
+            for stems, trust in alternatives:
                 scale = trust / len(stems)
                 if len(stems) == 1:
                     sums = {t: v[0] for t, v in postings.get(stems[0], {}).items()}

@@ -51,8 +51,9 @@ class Group:
 
     alternatives: list[tuple[tuple[str, ...], float]]
     weight: float | None  # rarity of the best known reading; None: the knowledge never saw it
-    # per alternative: the one word it reads (as typed, typo-fixed or joined), or None (a
-    # synonym's expansion, a multi-word term): what a one-word name is checked against
+    # per alternative: the one word it reads (as typed, typo-fixed, joined, or a one-word
+    # synonym expansion), or None (a multi-word reading): what a one-word name is checked
+    # against
     spellings: list[str | None] = field(default_factory=list)
 
 
@@ -161,7 +162,10 @@ class Reader:
             if len(term) == n and term in index.synonyms:
                 original = tuple(stem(w) for w in term)
                 reading.expanded.append((" ".join(term), tuple(index.synonyms[term])))
-                expanded = [(e, SYNONYM_TRUST, None) for e in index.synonyms[term]]
+                expanded = [
+                    (e, SYNONYM_TRUST, w)
+                    for e, w in zip(index.synonyms[term], index.synonym_words[term], strict=True)
+                ]
                 return n, [(original, 1.0, None), *expanded]
         word = content[i]
         # People split one-word names: "guard duty", "cloud trail"; "secrets manager" stays.
@@ -196,8 +200,9 @@ class Reader:
         expansions = index.synonyms.get((spelled,), ())
         if expansions:
             reading.expanded.append((spelled, tuple(expansions)))
-        for expansion in expansions:
-            alternatives.append((expansion, SYNONYM_TRUST, None))
+        expansion_words = index.synonym_words.get((spelled,), ())
+        for expansion, expansion_word in zip(expansions, expansion_words, strict=True):
+            alternatives.append((expansion, SYNONYM_TRUST, expansion_word))
         return 1, alternatives
 
     def _correct(self, word: str) -> tuple[str, int] | None:
