@@ -318,27 +318,39 @@ def _read_services(
     name: str, document: LineDict, services: list[str], problems: list[Problem]
 ) -> None:
     """`services:`, a list of AWS service names that have no topic."""
-    if "services" not in document:
+    found = _top_level_list(name, document, "services", "service names", problems)
+    if found is None:
         return
-    value = document["services"]
-    line = line_of(document, "services")
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+    value, line = found
+    if not all(isinstance(v, str) and v.strip() for v in value):
         problems.append(Problem(name, line, "'services' must be a list of service names"))
         return
     services.extend(v.strip() for v in value)
+
+
+def _top_level_list(
+    name: str, document: LineDict, key: str, what: str, problems: list[Problem]
+) -> tuple[list[Any], int] | None:
+    """The list under top-level `key` and its line; None when absent (or not a list: then a
+    problem says the list should hold `what`)."""
+    if key not in document:
+        return None
+    value = document[key]
+    line = line_of(document, key)
+    if not isinstance(value, list):
+        problems.append(Problem(name, line, f"'{key}' must be a list of {what}"))
+        return None
+    return value, line
 
 
 def _read_out_of_scope(
     name: str, document: LineDict, areas: list[OutOfScopeArea], problems: list[Problem]
 ) -> None:
     """`out_of_scope:`, a list of areas, each a `name` and example `questions` to refuse."""
-    if "out_of_scope" not in document:
+    found = _top_level_list(name, document, "out_of_scope", "areas", problems)
+    if found is None:
         return
-    value = document["out_of_scope"]
-    line = line_of(document, "out_of_scope")
-    if not isinstance(value, list):
-        problems.append(Problem(name, line, "'out_of_scope' must be a list of areas"))
-        return
+    value, line = found
     for position, entry in enumerate(value):
         entry_line = line_of(value, position, line)
         if not isinstance(entry, dict) or set(entry) != {"name", "questions"}:

@@ -85,40 +85,26 @@ def collect(
     matcher: Matcher, public: list[tuple[str, tuple[str, ...]]], with_topic_out: bool = True
 ) -> list[Example]:
     examples: list[Example] = []
-    for position, topic in enumerate(matcher.index.topics):
-        for number, question in enumerate(topic.questions):
-            examples.append(
-                _example(matcher, question, Holdout(position, number), position, "loo", 1.0)
-            )
-            if with_topic_out:
-                examples.append(
-                    _example(
-                        matcher,
-                        question,
-                        Holdout(position),
-                        None,
-                        "lto",
-                        LEAVE_TOPIC_OUT_WEIGHT,
-                    )
-                )
+    # Each document's questions, left out one at a time (and, with `with_topic_out`, with the
+    # whole document out): a topic's question then has its topic as the right answer, an
+    # out-of-scope area's question its area (and both, with the document out, a refusal).
     first_area = matcher.index.first_area
-    for number_of_area, area in enumerate(matcher.kb.out_of_scope):
-        position = first_area + number_of_area
-        for number, question in enumerate(area.questions):
+    # (document, its questions, right topic, own area, kind, weight, kind with it left out)
+    documents: list[tuple[int, tuple[str, ...], int | None, int | None, str, float, str]] = [
+        (p, t.questions, p, None, "loo", 1.0, "lto") for p, t in enumerate(matcher.kb.topics)
+    ]
+    documents += [
+        (first_area + n, area.questions, None, first_area + n, "area", AREA_WEIGHT, "area-out")
+        for n, area in enumerate(matcher.kb.out_of_scope)
+    ]
+    for position, questions, target, own_area, kind, weight, out_kind in documents:
+        for number, question in enumerate(questions):
             held_out = Holdout(position, number)
-            examples.append(
-                _example(matcher, question, held_out, None, "area", AREA_WEIGHT, position)
-            )
+            examples.append(_example(matcher, question, held_out, target, kind, weight, own_area))
             if with_topic_out:
+                topic_out = Holdout(position)
                 examples.append(
-                    _example(
-                        matcher,
-                        question,
-                        Holdout(position),
-                        None,
-                        "area-out",
-                        LEAVE_TOPIC_OUT_WEIGHT,
-                    )
+                    _example(matcher, question, topic_out, None, out_kind, LEAVE_TOPIC_OUT_WEIGHT)
                 )
     positions = {t.id: i for i, t in enumerate(matcher.index.topics)}
     for text, expect in public:
@@ -354,10 +340,11 @@ def _ranking_accuracy(kb: KnowledgeBase, params: RetrievalParams) -> float:
     examples = collect(matcher, [], with_topic_out=False)
     w = fit_ranking(examples)
     right = 0
-    for e in examples:
+    topic_examples = [e for e in examples if e.kind == "loo"]
+    for e in topic_examples:
         if e.label >= 0 and len(e.features):
             right += int(np.argmax(e.features @ w) == e.label)
-    return right / max(len(examples), 1)
+    return right / max(len(topic_examples), 1)
 
 
 def _search_retrieval(
