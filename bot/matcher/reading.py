@@ -17,7 +17,14 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.matcher.index import TopicIndex, pair_term
-from bot.matcher.normalize import COMPARISON_WORDS, is_filler, stem
+from bot.matcher.normalize import (
+    COMPARISON_WORDS,
+    STRONG_COMPARISON_WORDS,
+    WEAK_COMPARISON_MAX_WORDS,
+    WEAK_COMPARISON_WORDS,
+    is_filler,
+    stem,
+)
 from bot.matcher.settings import (
     CORRECTED_TRUST,
     MAX_CACHED_CORRECTIONS,
@@ -113,7 +120,11 @@ class Reader:
             sequence=[],
             named={},
             asks_for_service=bool(_ASKS_FOR_SERVICE.search(" ".join(all_words))),
-            comparison=any(w in COMPARISON_WORDS for w in all_words),
+            comparison=any(w in STRONG_COMPARISON_WORDS for w in all_words)
+            or (
+                any(w in WEAK_COMPARISON_WORDS for w in all_words)
+                and len(content) <= WEAK_COMPARISON_MAX_WORDS
+            ),
         )
         self._read_groups(content, reading, holdout)
         reading.named = self._named(reading, holdout)
