@@ -70,6 +70,10 @@ def test_refuses_questions_no_topic_answers(matcher, question):
     [
         ("KMS vs CloudHSM", {"kms", "cloudhsm"}),
         ("difference between GuardDuty and Detective", {"guardduty", "detective"}),
+        (
+            "secrets manager or parameter store for db passwords?",
+            {"secrets-manager", "parameter-store"},
+        ),
     ],
 )
 def test_comparisons_answer_both_topics(matcher, question, expected):
@@ -334,3 +338,15 @@ def test_a_word_sharing_a_stem_with_a_one_word_name_does_not_name_it(write_knowl
     # A synonym's expansion is read the same way.
     assert named("autograph the release") == []
     assert named("sgnr for lambdas") == ["signer"]
+
+
+def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):
+    """'or', 'between', 'against' compare the topics of a short question; in a longer one they
+    join other things, and the question is answered on its own terms."""
+    question = (
+        "guardduty flagged a crypto miner on an unpatched ec2 box we run, "
+        "is fixing that on us or on aws under the shared responsibility model?"
+    )
+    answer = matcher.match(question)
+    assert answer.kind is not AnswerKind.COMPARISON
+    assert matcher.match("guardduty or inspector for finding cves?").kind is AnswerKind.COMPARISON

@@ -276,16 +276,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         term: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
         for term, df in index.document_frequency.items()
     }
-    # Whether a service is covered depends on the topics' text alone: an out-of-scope area
-    # that mentions Step Functions does not make it covered.
-    # (Postings are filled topic by topic, topics first: a term's first document is its
-    # lowest.)
-    topic_terms = {
-        term
-        for term, documents_using in index.postings.items()
-        if next(iter(documents_using)) < len(kb.topics)
-    }
-    index.uncovered_phrases = _uncovered(kb.services, phrases, topic_terms)
+    index.uncovered_phrases = _uncovered(kb.services, phrases, index.postings, len(kb.topics))
     index.area_names = tuple(a.name for a in kb.out_of_scope)
     return index
 
@@ -299,18 +290,26 @@ def _name_forms(word: str) -> tuple[str, ...]:
 def _uncovered(
     services: tuple[str, ...],
     phrases: Mapping[tuple[str, ...], list[int]],
-    topic_terms: set[str],
+    postings: Mapping[str, Mapping[int, tuple[float, ...]]],
+    topic_count: int,
 ) -> frozenset[tuple[str, ...]]:
     """The stemmed service names that no topic speaks about: not a topic's name, and not a
-    word (one-word names) or every adjacent word pair (longer ones) of the knowledge's text.
-    A name the knowledge uses ("lambda", "eventbridge") is something some topic covers."""
+    word (one-word names) or every adjacent word pair (longer ones) of the topics' text.
+    A name the knowledge uses ("lambda", "eventbridge") is something some topic covers; an
+    out-of-scope area that mentions Step Functions does not make it covered."""
+
+    def in_topics(term: str) -> bool:
+        # Postings are filled document by document, topics first: the first is the lowest.
+        documents = postings.get(term)
+        return documents is not None and next(iter(documents), topic_count) < topic_count
+
     uncovered = set()
     for name in services:
         stems = stems_of(name)
         if not stems or stems in phrases:
             continue
         terms = [pair_term(a, b) for a, b in pairwise(stems)] if len(stems) > 1 else [stems[0]]
-        if not all(t in topic_terms for t in terms):
+        if not all(in_topics(t) for t in terms):
             uncovered.add(stems)
     return frozenset(uncovered)
 
