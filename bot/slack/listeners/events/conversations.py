@@ -252,7 +252,9 @@ def handle_thread_followup(
     deps = deps_of(context)
     text = event.get("text") or ""
     bot_user_id = bot_user_id_of(context, body)
-    if mentions_bot(text, bot_user_id) or not is_question(text):
+    # The Bolt matcher checks this too; a replayed claim or a direct call must not answer a
+    # bot (another bot's "does it cost much?" would start two bots talking) or an edit.
+    if not is_human_message(event) or mentions_bot(text, bot_user_id) or not is_question(text):
         return
     thread = live_thread(deps, body, event, logger)
     if thread is None:
@@ -295,8 +297,8 @@ def handle_auto_answer(
     deps = deps_of(context)
     text = event.get("text") or ""
     bot_user_id = bot_user_id_of(context, body)
-    if mentions_bot(text, bot_user_id) or not is_question(text):
-        return
+    if not is_human_message(event) or mentions_bot(text, bot_user_id) or not is_question(text):
+        return  # (a bot's or an edited message: as for follow-ups)
     conversations = conversations_of(deps)
     try:
         on = conversations.store.autoanswer(
