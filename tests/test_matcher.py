@@ -341,8 +341,8 @@ def test_a_word_sharing_a_stem_with_a_one_word_name_does_not_name_it(write_knowl
 
 
 def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):
-    """'or', 'between', 'against' compare the topics of a short question; in a longer one they
-    join other things, and the question is answered on its own terms."""
+    """'or', 'between', 'against' compare the topics of a question that is mostly their names;
+    elsewhere they join other things, and the question is answered on its own terms."""
     question = (
         "guardduty flagged a crypto miner on an unpatched ec2 box we run, "
         "is fixing that on us or on aws under the shared responsibility model?"

@@ -55,14 +55,11 @@ STRONG_COMPARISON_WORDS = frozenset(
     vs versus compare compared comparing comparison difference differences differ
     """.split()
 )
-# ...and words that do so only in a short question ("kms or cloudhsm for our keys?"): in a
-# longer one they join other things ("guardduty flagged it, is that on us or on aws?").
+# ...and words that do so only when the question is mostly the names it compares ("kms or
+# cloudhsm for our keys?"); elsewhere they join other things ("guardduty flagged it, is that
+# on us or on aws?"). See WEAK_COMPARISON_MIN_NAMING_SHARE in settings.py.
 WEAK_COMPARISON_WORDS = frozenset("different between against or".split())
 COMPARISON_WORDS = STRONG_COMPARISON_WORDS | WEAK_COMPARISON_WORDS
-# Content words (filler and comparison words left out) up to which a weak comparison word
-# makes a comparison. Higher: more "X or Y?" questions compared, and more narratives with an
-# "or" in them answered as a comparison of the topics they happen to name.
-WEAK_COMPARISON_MAX_WORDS = 8
 
 # Stems of short suffixes, longest first; a stem must keep at least 3 letters.
 _SUFFIXES = (

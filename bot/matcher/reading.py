@@ -20,7 +20,6 @@ from bot.matcher.index import TopicIndex, pair_term
 from bot.matcher.normalize import (
     COMPARISON_WORDS,
     STRONG_COMPARISON_WORDS,
-    WEAK_COMPARISON_MAX_WORDS,
     WEAK_COMPARISON_WORDS,
     is_filler,
     stem,
@@ -31,6 +30,7 @@ from bot.matcher.settings import (
     MIN_CORRECTABLE_LENGTH,
     SYNONYM_TRUST,
     TWO_EDITS_FROM_LENGTH,
+    WEAK_COMPARISON_MIN_NAMING_SHARE,
 )
 
 # "which service ...", "what aws tool ...", "is there a service that ...", "what should we
@@ -79,6 +79,8 @@ class Reading:
     unknown: list[str] = field(default_factory=list)  # words the knowledge never saw
     # groups (by position) that are part of a topic's name: "what does *macie* cost"
     naming_groups: set[int] = field(default_factory=set)
+    # how many of `groups` are the question's words (the adjacent-pair groups follow them)
+    word_groups: int = 0
     # it names an AWS service the knowledge has no topic for ("step functions"; knowledge
     # `services:`), matched exactly on a reading of its words (after typo fixing)
     names_uncovered: bool = False
@@ -120,14 +122,16 @@ class Reader:
             sequence=[],
             named={},
             asks_for_service=bool(_ASKS_FOR_SERVICE.search(" ".join(all_words))),
-            comparison=any(w in STRONG_COMPARISON_WORDS for w in all_words)
-            or (
-                any(w in WEAK_COMPARISON_WORDS for w in all_words)
-                and len(content) <= WEAK_COMPARISON_MAX_WORDS
-            ),
+            comparison=any(w in STRONG_COMPARISON_WORDS for w in all_words),
         )
         self._read_groups(content, reading, holdout)
         reading.named = self._named(reading, holdout)
+        if not reading.comparison and any(w in WEAK_COMPARISON_WORDS for w in all_words):
+            words_read = reading.word_groups
+            naming = sum(1 for g in reading.naming_groups if g < words_read)
+            reading.comparison = (
+                words_read > 0 and naming / words_read >= WEAK_COMPARISON_MIN_NAMING_SHARE
+            )
         return reading
 
     # -- words to weighted groups of alternatives ------------------------------------------
@@ -156,6 +160,7 @@ class Reader:
             if weight is None:
                 reading.unknown.append(" ".join(content[i - consumed : i]))
             reading.groups.append(Group(alternatives, weight, spellings))
+        reading.word_groups = len(reading.groups)
         for first, second in pairwise(reading.sequence):
             pair = pair_term(first, second)
             if (pair,) not in seen and self.known((pair,), holdout):

@@ -17,6 +17,12 @@ from __future__ import annotations
 MIN_CORRECTABLE_LENGTH = 4
 # Two edits are allowed only from this length on ("sheild" needs one; "athentication" two).
 TWO_EDITS_FROM_LENGTH = 8
+# A weak comparison word ("or", "between", "against", "different") makes a comparison of
+# the topics a question names only when the naming words are at least this share of its
+# words ("secrets manager or parameter store for db passwords": 4 of 6). Lower: more
+# narratives with an "or" in them answered as a comparison of the topics they happen to
+# name; higher: more "X or Y for Z?" questions answered with one topic.
+WEAK_COMPARISON_MIN_NAMING_SHARE = 0.4
 # How much a typo-corrected reading of a word counts, per edit, next to the word as typed.
 # Lower: a correction can never outweigh what the asker actually wrote.
 CORRECTED_TRUST = 0.9
