@@ -71,6 +71,19 @@ def test_shortlist_score_is_the_full_evidence_first_value(matcher: Matcher) -> N
                 assert row == [0.0] * len(row)
 
 
+def test_one_reading_word_shortcuts_equal_the_general_path(matcher: Matcher) -> None:
+    """Scoring and evidence take a shortcut for a word with one reading and one stem; a
+    holdout naming no document takes the general path, which must give the same floats."""
+    public = yaml.safe_load((REPO / "tests" / "questions.yaml").read_text())["questions"]
+    nobody = Holdout(10**9)  # leaves nothing out, and turns the shortcuts off
+    every_document = list(range(len(matcher.index.topics) + len(matcher.index.area_names)))
+    for entry in public:
+        reading = matcher.reader.read(words(entry["q"]))
+        assert matcher._scores(reading, None) == matcher._scores(reading, nobody), entry["q"]
+        fast = matcher._evidence(every_document, reading, None)
+        assert fast == matcher._evidence(every_document, reading, nobody), entry["q"]
+
+
 def _words_by_definition(text: str) -> list[str]:
     text = normalize.strip_slack_markup(text[: normalize.MAX_QUESTION_CHARS * 4])
     text = normalize._POSSESSIVE.sub("", text[: normalize.MAX_QUESTION_CHARS].lower())
