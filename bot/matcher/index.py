@@ -123,6 +123,9 @@ class TopicIndex:
     uncovered_phrases: frozenset[tuple[str, ...]] = frozenset()
     # out-of-scope areas: documents first_area .. first_area + len(area_names) - 1
     area_names: tuple[str, ...] = ()
+    # first stem -> the lengths (2 or more) of the name and uncovered-service phrases starting
+    # with it: the only runs of a question's words worth looking up as names
+    phrase_lengths: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def first_area(self) -> int:
@@ -278,6 +281,11 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     }
     index.uncovered_phrases = _uncovered(kb.services, phrases, index.postings, len(kb.topics))
     index.area_names = tuple(a.name for a in kb.out_of_scope)
+    starting: defaultdict[str, set[int]] = defaultdict(set)
+    for phrase in (*index.phrases, *index.uncovered_phrases):
+        if len(phrase) > 1:
+            starting[phrase[0]].add(len(phrase))
+    index.phrase_lengths = {first: frozenset(ns) for first, ns in starting.items()}
     return index
 
 

@@ -315,7 +315,6 @@ class Matcher:
         postings = self.index.postings
         width = 1 + len(FIELD_GROUPS)
         rows = {topic: [0.0] * (width + 1) for topic in shortlist}
-        shortlisted = rows.keys()
         held_out = holdout.topic if holdout is not None else None
         for position, group in enumerate(reading.groups):
             weight = group.weight
@@ -323,16 +322,16 @@ class Matcher:
                 continue
             alternatives = group.alternatives
             if holdout is None and len(alternatives) == 1 and len(alternatives[0][0]) == 1:
-                # Most words: one reading, one stem. The same floats as below, visiting only
-                # the shortlisted topics the term's postings hold (a set intersection in C).
+                # Most words: one reading, one stem. The same floats as below, without the
+                # intermediate lists and dicts.
                 (term,), trust = alternatives[0]
                 column = postings.get(term)
                 if not column:
                     continue
                 naming = position in reading.naming_groups
-                for topic in shortlisted & column.keys():
-                    impacts = column[topic]
-                    if impacts[0] * trust > 0.0:
+                for topic in shortlist:
+                    impacts = column.get(topic)
+                    if impacts is not None and impacts[0] * trust > 0.0:
                         scaled = [v * trust for v in impacts]
                         row = rows[topic]
                         rest = row[width] + weight * scaled[0] if not naming else row[width]

@@ -299,16 +299,25 @@ class Reader:
                 if stems in uncovered:
                     reading.names_uncovered = True
         # ...and so may a run of words in their best reading ("aws secrets manager").
+        # Longest runs first, then left to right; only runs whose first stem starts a phrase
+        # of that length are looked up.
         sequence = reading.sequence
-        for n in range(min(self.index.longest_phrase, len(sequence)), 1, -1):
-            for start in range(len(sequence) - n + 1):
-                phrase = tuple(sequence[start : start + n])
-                for topic in phrases.get(phrase, ()):
-                    if topic != left_out:
-                        named.setdefault(topic, start)
-                        name_stems.update(phrase)
-                if phrase in uncovered:
-                    reading.names_uncovered = True
+        longest = min(self.index.longest_phrase, len(sequence))
+        phrase_lengths = self.index.phrase_lengths
+        runs = sorted(
+            (-n, start)
+            for start, first in enumerate(sequence)
+            for n in phrase_lengths.get(first, ())
+            if n <= longest and start + n <= len(sequence)
+        )
+        for minus_n, start in runs:
+            phrase = tuple(sequence[start : start - minus_n])
+            for topic in phrases.get(phrase, ()):
+                if topic != left_out:
+                    named.setdefault(topic, start)
+                    name_stems.update(phrase)
+            if phrase in uncovered:
+                reading.names_uncovered = True
         for position, group in enumerate(reading.groups):
             primary = group.alternatives[0][0]
             if all(s in name_stems for term in primary for s in term.split()):
