@@ -249,13 +249,13 @@ def handle_thread_followup(
     logger: logging.Logger,
 ) -> None:
     """A reply in a channel thread: answered if the bot answered there and it is a question."""
+    # The Bolt matcher's own check, again: a replayed claim or a direct call must not answer a
+    # bot (another bot's "does it cost much?" would start two bots talking) or an edit.
+    if not is_followup_question(event, body, context):
+        return
     deps = deps_of(context)
     text = event.get("text") or ""
     bot_user_id = bot_user_id_of(context, body)
-    # The Bolt matcher checks this too; a replayed claim or a direct call must not answer a
-    # bot (another bot's "does it cost much?" would start two bots talking) or an edit.
-    if not is_human_message(event) or mentions_bot(text, bot_user_id) or not is_question(text):
-        return
     thread = live_thread(deps, body, event, logger)
     if thread is None:
         return  # not a thread the bot answered in (or its window has ended)
@@ -294,11 +294,10 @@ def handle_auto_answer(
 ) -> None:
     """A new message in a channel: answered in a thread if the channel has auto-answer on and
     the answer is confident enough; otherwise nothing at all."""
+    if not is_channel_question(event, body, context):
+        return  # the Bolt matcher's check, again (as for follow-ups)
     deps = deps_of(context)
     text = event.get("text") or ""
-    bot_user_id = bot_user_id_of(context, body)
-    if not is_human_message(event) or mentions_bot(text, bot_user_id) or not is_question(text):
-        return  # (a bot's or an edited message: as for follow-ups)
     conversations = conversations_of(deps)
     try:
         on = conversations.store.autoanswer(
