@@ -262,10 +262,11 @@ class Matcher:
             if weight is None:
                 continue
             alternatives = group.alternatives
-            if holdout is None and len(alternatives) == 1 and len(alternatives[0][0]) == 1:
+            single = group.single_term if holdout is None else None
+            if single is not None:
                 # Most words: one reading, one stem. The same floats as below, without the
                 # intermediate dicts.
-                (term,), trust = alternatives[0]
+                term, trust = single
                 for topic, impacts in postings.get(term, {}).items():
                     value = impacts[0] * trust
                     if value > 0.0:
@@ -321,10 +322,11 @@ class Matcher:
             if weight is None:
                 continue
             alternatives = group.alternatives
-            if holdout is None and len(alternatives) == 1 and len(alternatives[0][0]) == 1:
+            single = group.single_term if holdout is None else None
+            if single is not None:
                 # Most words: one reading, one stem. The same floats as below, without the
                 # intermediate lists and dicts.
-                (term,), trust = alternatives[0]
+                term, trust = single
                 column = postings.get(term)
                 if not column:
                     continue

@@ -63,6 +63,15 @@ class Group:
     # against
     spellings: list[str | None] = field(default_factory=list)
 
+    @property
+    def single_term(self) -> tuple[str, float] | None:
+        """(term, trust) when the group has one reading of one stem, as most words do: what
+        scoring's shortcuts handle."""
+        if len(self.alternatives) == 1 and len(self.alternatives[0][0]) == 1:
+            (term,), trust = self.alternatives[0]
+            return term, trust
+        return None
+
 
 @dataclass
 class Reading:
