@@ -8,17 +8,22 @@ replaces, float for float, so a speed change cannot change an answer unnoticed.
 from __future__ import annotations
 
 import gc
+import itertools
 import random
+import re
 import unicodedata
+from collections import Counter
 
 import pytest
 import yaml
+from rapidfuzz.distance import OSA
 
 from bot.knowledge import load_knowledge
 from bot.matcher import Matcher, normalize
+from bot.matcher.index import stems_of
 from bot.matcher.normalize import words
 from bot.matcher.reading import Holdout
-from tests.conftest import REPO
+from tests.conftest import REPO, topic_yaml
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +53,7 @@ def test_every_posting_is_the_bm25f_impact_by_definition(matcher: Matcher) -> No
 
 def _all_topic_evidence(
     matcher: Matcher, words_: list[str], holdout: Holdout | None
-) -> tuple[dict[int, float], dict[int, list[float]]]:
+) -> tuple[list[float], dict[int, list[float]]]:
     reading = matcher.reader.read(words_, holdout)
     everyone = list(range(len(matcher.index.topics)))
     return matcher._scores(reading, holdout), matcher._evidence(everyone, reading, holdout)
@@ -65,15 +70,16 @@ def test_shortlist_score_is_the_full_evidence_first_value(matcher: Matcher) -> N
     for text, holdout in cases:
         scores, rows = _all_topic_evidence(matcher, words(text), holdout)
         for topic, row in rows.items():
-            assert scores.get(topic, 0.0) == row[0], (text, holdout, topic)
+            assert scores[topic] == row[0], (text, holdout, topic)
             # A topic without a score has no evidence at all.
-            if topic not in scores:
+            if not scores[topic]:
                 assert row == [0.0] * len(row)
 
 
 def test_one_reading_word_shortcuts_equal_the_general_path(matcher: Matcher) -> None:
-    """Scoring and evidence take a shortcut for a word with one reading and one stem; a
-    holdout naming no document takes the general path, which must give the same floats."""
+    """Scoring and evidence read each group's best reading per document from its postings
+    (or the kept column of a group with several readings); a holdout naming no document
+    takes the general path, which must give the same floats."""
     public = yaml.safe_load((REPO / "tests" / "questions.yaml").read_text())["questions"]
     nobody = Holdout(10**9)  # leaves nothing out, and turns the shortcuts off
     every_document = list(range(len(matcher.index.topics) + len(matcher.index.area_names)))
@@ -88,7 +94,7 @@ def _words_by_definition(text: str) -> list[str]:
     text = normalize.strip_slack_markup(text[: normalize.MAX_QUESTION_CHARS * 4])
     text = normalize._POSSESSIVE.sub("", text[: normalize.MAX_QUESTION_CHARS].lower())
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return [w for w in normalize._NON_WORD.split(text.replace("'", "")) if w]
+    return [w for w in re.split(r"[^a-z0-9]+", text.replace("'", "")) if w]
 
 
 def test_tokeniser_shortcuts_change_nothing() -> None:
@@ -112,3 +118,70 @@ def test_index_build_leaves_the_garbage_collector_as_it_was() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _one_edit_by_scan(matcher: Matcher, word: str) -> set[str]:
+    """Every correctable known word one OSA edit from `word`, by comparing with each."""
+    return {
+        known
+        for known_words in matcher.index.vocabulary_by_length.values()
+        for known in known_words
+        if OSA.distance(word, known) <= 1
+    }
+
+
+def test_the_deletion_index_finds_every_word_one_edit_away(matcher: Matcher) -> None:
+    tables = matcher.reader.typo_tables()
+    vocabulary = sorted(w for ws in matcher.index.vocabulary_by_length.values() for w in ws)
+    rng = random.Random(5)
+    letters = "abcdefghijklmnopqrstuvwxyz0"
+    typos = []
+    for known in rng.sample(vocabulary, 300):
+        i = rng.randrange(len(known))
+        typos += [
+            known[:i] + known[i + 1 :],  # a letter left out
+            known[:i] + rng.choice(letters) + known[i:],  # one too many
+            known[:i] + rng.choice(letters) + known[i + 1 :],  # one mistyped
+            known[:i] + known[i + 1 : i + 2] + known[i : i + 1] + known[i + 2 :],  # swapped
+        ]
+    typos += ["".join(rng.choices(letters, k=rng.randint(4, 12))) for _ in range(300)]
+    checked = 0
+    for typo in typos:
+        if len(typo) < 4 or typo in matcher.index.known_words:
+            continue
+        assert set(tables.one_edit(typo)) == _one_edit_by_scan(matcher, typo), typo
+        checked += 1
+    assert checked > 1000
+
+
+def test_two_edit_corrections_keep_the_first_letter(write_knowledge) -> None:
+    topics = "topics:\n" + topic_yaml(
+        "guardduty", name="Amazon GuardDuty", questions=["what does authentication do"]
+    )
+    kb = load_knowledge(write_knowledge({"t.yaml": topics}))
+    reader = Matcher(kb).reader
+    assert reader._correct("athentcation") == ("authentication", 2)  # two edits, same letter
+    assert reader._correct("zuthentcation") is None  # two edits and another first letter
+    assert reader._correct("guardduy") == ("guardduty", 1)
+
+
+def test_kept_columns_are_bounded(matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group of several readings (a synonym's expansions, a typo fix) is worked out once
+    per process and kept, up to MAX_CACHED_COLUMNS groups: pasted junk cannot grow it."""
+    monkeypatch.setattr("bot.matcher.matcher.MAX_CACHED_COLUMNS", 3)
+    fresh = Matcher(matcher.kb, matcher.model, index=matcher.index)
+    for text in ["kms keys", "s3 pii", "sheild ddos", "hipaa phi", "gaurdduty"]:
+        before = fresh.match(text)
+        assert len(fresh._columns) <= 3
+        assert fresh.match(text) == before  # the kept column answers the same
+
+
+def test_question_terms_counted_at_first_use_are_the_example_questions_terms(
+    matcher: Matcher,
+) -> None:
+    index = matcher.index
+    for position, topic in enumerate(index.topics):
+        for number, question in enumerate(topic.questions):
+            stems = stems_of(question)
+            expected = Counter([*stems, *(" ".join(p) for p in itertools.pairwise(stems))])
+            assert index.question_terms[position][number] == expected, question

@@ -16,6 +16,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 
 from bot.knowledge.model import KnowledgeBase, OutOfScopeArea, Topic
@@ -86,8 +87,6 @@ class TopicIndex:
     field_counts: list[dict[str, Counter[str]]]
     field_lengths: list[dict[str, int]]
     average_lengths: dict[str, float]
-    # per topic: the terms of each example question (what leave-one-out subtracts)
-    question_terms: list[list[Counter[str]]]
     # term -> number of topics using it anywhere, and its BM25 idf
     document_frequency: dict[str, int]
     idf: dict[str, float]
@@ -126,6 +125,12 @@ class TopicIndex:
     # first stem -> the lengths (2 or more) of the name and uncovered-service phrases starting
     # with it: the only runs of a question's words worth looking up as names
     phrase_lengths: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    @cached_property
+    def question_terms(self) -> list[list[Counter[str]]]:
+        """Per document, the terms of each example question: what leave-one-out subtracts.
+        Only cross-validation needs them, so they are counted at its first use."""
+        return [[Counter(_with_pairs(tuple(q.split()))) for q in qs] for qs in self.question_texts]
 
     @property
     def first_area(self) -> int:
@@ -184,7 +189,6 @@ def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> Top
 def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     field_counts: list[dict[str, Counter[str]]] = []
     field_lengths: list[dict[str, int]] = []
-    question_terms: list[list[Counter[str]]] = []
     phrases: dict[tuple[str, ...], list[int]] = defaultdict(list)
     surface: set[str] = set()
     name_words: set[str] = set()
@@ -196,20 +200,19 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     for position, texts_by_field in enumerate(documents):
         counts: dict[str, Counter[str]] = {}
         lengths: dict[str, int] = {}
-        topic_questions: list[Counter[str]] = []
         topic_texts: list[str] = []
-        question_terms.append(topic_questions)
         question_texts.append(topic_texts)
         for name, texts in texts_by_field.items():
             # All of a field's terms in one list, counted once (in C): the same counts, in
             # the same first-seen order, as adding up one Counter per text.
             field_terms: list[str] = []
+            field_words: list[str] = []
             pairs = name in PAIR_FIELDS
             for text in texts:
                 # Each text is tokenised once; its words, stems and terms serve every use.
                 text_words = content_words(text)
                 stems = tuple(map(stem, text_words))
-                surface.update(text_words)
+                field_words.extend(text_words)
                 terms = _with_pairs(stems) if pairs else stems
                 field_terms.extend(terms)
                 if name == "names":
@@ -219,8 +222,8 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
                     if stems and position not in phrases[stems]:
                         phrases[stems].append(position)
                 elif name == "questions":
-                    topic_questions.append(Counter(terms))
                     topic_texts.append(" ".join(stems))
+            surface.update(field_words)
             counts[name] = Counter(field_terms)
             lengths[name] = len(field_terms)
         field_counts.append(counts)
@@ -253,7 +256,6 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         field_counts=field_counts,
         field_lengths=field_lengths,
         average_lengths=average_lengths,
-        question_terms=question_terms,
         document_frequency={},
         idf={},
         postings={},
@@ -337,7 +339,7 @@ def _fill_postings(index: TopicIndex) -> None:
     # Per field group, the positions of its fields, in the order `_saturate` adds them.
     groups = [tuple(FIELDS.index(name) for name in group) for group in FIELD_GROUPS.values()]
     in_group = [tuple(i in group for group in groups) for i in range(len(FIELDS))]
-    postings: defaultdict[str, dict[int, tuple[float, ...]]] = defaultdict(dict)
+    postings: dict[str, dict[int, tuple[float, ...]]] = {}
 
     def saturate(weighted: float) -> float:
         return weighted / (k1 + weighted) if weighted else 0.0
@@ -346,12 +348,7 @@ def _fill_postings(index: TopicIndex) -> None:
         lengths = index.field_lengths[position]
         counters = [counts[name] for name in FIELDS]
         norms = [1.0 - b + b * lengths[name] / averages[i] for i, name in enumerate(FIELDS)]
-        seen: set[str] = set()
-        several: set[str] = set()
-        for counter in counters:
-            keys = counter.keys()
-            several |= seen & keys
-            seen |= keys
+        several: list[str] = []  # terms in more than one field of this document
         for i, counter in enumerate(counters):
             if not counter:
                 continue
@@ -361,10 +358,17 @@ def _fill_postings(index: TopicIndex) -> None:
                 # One field: the sum over all fields, and over its group, is this part.
                 value = saturate(0.0 + weight * tf / norm)
                 by_count[tf] = (value, *(value if m else 0.0 for m in member))
-            # Terms in several fields get this too, then their own value below.
+            # A term already given this document by an earlier field is in several fields:
+            # its value is worked out below.
             for term, tf in counter.items():
-                postings[term][position] = by_count[tf]
-        for term in several:
+                column = postings.get(term)
+                if column is None:
+                    postings[term] = {position: by_count[tf]}
+                elif position in column:
+                    several.append(term)
+                else:
+                    column[position] = by_count[tf]
+        for term in dict.fromkeys(several):
             parts = [
                 weights[i] * tf / norms[i] if (tf := counter.get(term, 0)) else 0.0
                 for i, counter in enumerate(counters)
@@ -379,4 +383,4 @@ def _fill_postings(index: TopicIndex) -> None:
                     weighted += parts[i]
                 by_group.append(saturate(weighted))
             postings[term][position] = (saturate(total), *by_group)
-    index.postings = dict(postings)
+    index.postings = postings

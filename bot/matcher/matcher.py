@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -26,12 +27,13 @@ from bot.matcher.model import (
     load_fitted,
 )
 from bot.matcher.normalize import content_words, stem, words
-from bot.matcher.reading import Holdout, Reader, Reading
+from bot.matcher.reading import Group, Holdout, Reader, Reading
 from bot.matcher.settings import (
     AREA_CANDIDATES,
     AREA_REFUSAL_MARGIN,
     CANDIDATES,
     FIELD_GROUPS,
+    MAX_CACHED_COLUMNS,
     MAX_COMPARED,
     MAX_SUGGESTIONS,
     MIN_SUGGESTION_PROBABILITY,
@@ -118,6 +120,17 @@ class Explanation:
     area_names: tuple[str, ...] = ()
 
 
+def _shortlisted(
+    column: Mapping[int, tuple[float, ...]], rows: dict[int, list[float]]
+) -> list[tuple[int, tuple[float, ...]]]:
+    """The (document, impacts) of a term's postings that are on the shortlist (`rows`): a
+    rare term's few documents are checked against the shortlist, a common term's column is
+    looked up per shortlisted document, whichever is fewer steps."""
+    if len(column) < len(rows):
+        return [(t, i) for t, i in column.items() if t in rows]
+    return [(t, i) for t in rows if (i := column.get(t)) is not None]
+
+
 class Matcher:
     def __init__(
         self,
@@ -133,6 +146,9 @@ class Matcher:
         self.reader = Reader(self.index)
         self._positions = {topic.id: i for i, topic in enumerate(self.index.topics)}
         self._context_words: dict[int, list[str]] = {}
+        self._documents = self.index.first_area + len(self.index.area_names)
+        # a group of readings (alternatives) -> `_column`'s best reading per document
+        self._columns: dict[tuple, dict[int, tuple[float, ...]]] = {}
 
     @property
     def threshold(self) -> float:
@@ -189,22 +205,19 @@ class Matcher:
         # gets the full evidence (per field group) and the features.
         scores = self._scores(reading, holdout)
         named = reading.named
-        prior = {
-            t: scores.get(t, 0.0) + (index.max_idf if t in named else 0.0)
-            for t in scores.keys() | named.keys()
-        }
         first_area = index.first_area
-        areas = [t for t in prior if t >= first_area]
-        for document in areas:
-            del prior[document]
+        # (-prior, topic) pairs: the smallest are the best, ties to the lower index, as
+        # sorting every topic by (-prior, topic) would rank them. A named topic is on the
+        # shortlist whatever it shares.
+        prior = [(-score, t) for t, score in enumerate(scores[:first_area]) if score]
+        if named:
+            prior = [p for p in prior if p[1] not in named]
+            prior += [(-(scores[t] + index.max_idf), t) for t in named]
         if not prior:
             return None
-        # Same as sorted(...)[:CANDIDATES] (keys are unique), without sorting every topic.
-        shortlist = heapq.nsmallest(CANDIDATES, prior, key=lambda t: (-prior[t], t))
-        area_scores = {a: scores[a] for a in areas}
-        area_shortlist = heapq.nsmallest(
-            AREA_CANDIDATES, area_scores, key=lambda t: (-area_scores[t], t)
-        )
+        shortlist = [t for _, t in heapq.nsmallest(CANDIDATES, prior)]
+        area_prior = [(-s, a) for a, s in enumerate(scores[first_area:], first_area) if s]
+        area_shortlist = [a for _, a in heapq.nsmallest(AREA_CANDIDATES, area_prior)]
         total = reading.total_weight(index.unknown_idf)
         rest_total = reading.rest_weight(index.unknown_idf)
         # token_sort_ratio sorts the whitespace-split tokens; the same, once per question.
@@ -251,55 +264,81 @@ class Matcher:
         probability = self.model.probability(decision)
         return Ranking(reading, candidates, decision, probability, area_candidates)
 
-    def _scores(self, reading: Reading, holdout: Holdout | None) -> dict[int, float]:
-        """Per topic sharing a term with the question: the rarity-weighted amount of the
-        question its fields explain (BM25F over all fields); the first value of `_evidence`,
-        float for float, computed one float per posting."""
-        postings = self.index.postings
-        scores: dict[int, float] = {}
+    def _scores(self, reading: Reading, holdout: Holdout | None) -> list[float]:
+        """Per document (topics, then areas): the rarity-weighted amount of the question its
+        fields explain (BM25F over all fields), 0.0 when it shares no term with it; the first
+        value of `_evidence`, float for float, computed one float per posting."""
+        scores = [0.0] * self._documents
         for group in reading.groups:
             weight = group.weight
             if weight is None:
                 continue
-            alternatives = group.alternatives
-            single = group.single_term if holdout is None else None
-            if single is not None:
-                # Most words: one reading, one stem. The same floats as below, without the
-                # intermediate dicts.
-                term, trust = single
-                for topic, impacts in postings.get(term, {}).items():
-                    value = impacts[0] * trust
-                    if value > 0.0:
-                        scores[topic] = scores.get(topic, 0.0) + weight * value
+            if holdout is None:
+                for topic, impacts in self._column(group).items():
+                    scores[topic] += weight * impacts[0]
                 continue
-            best: dict[int, float] = {}
-            for stems, trust in alternatives:
+            # Cross-validation: the same, with the held-out question or topic taken out.
+            postings = self.index.postings
+            best = [0.0] * self._documents
+            for stems, trust in group.alternatives:
                 scale = trust / len(stems)
-                if len(stems) == 1:
-                    sums = {t: v[0] for t, v in postings.get(stems[0], {}).items()}
-                else:
-                    sums = {}
-                    for s in stems:
-                        for topic, impacts in postings.get(s, {}).items():
-                            previous = sums.get(topic)
-                            sums[topic] = impacts[0] if previous is None else previous + impacts[0]
-                if holdout is not None and holdout.topic in sums:
+                sums: dict[int, float] = {}
+                for s in stems:
+                    for topic, impacts in postings.get(s, {}).items():
+                        sums[topic] = sums.get(topic, 0.0) + impacts[0]
+                if holdout.topic in sums:
                     if holdout.question is None:
                         del sums[holdout.topic]
                     else:
                         sums[holdout.topic] = self._held_out(
                             holdout.topic, holdout.question, stems
                         )[0]
-                if not best:
-                    best = {t: x for t, v in sums.items() if (x := v * scale) > 0.0}
-                    continue
                 for topic, value in sums.items():
                     value *= scale
-                    if value > best.get(topic, 0.0):
+                    if value > best[topic]:
                         best[topic] = value
-            for topic, value in best.items():
-                scores[topic] = scores.get(topic, 0.0) + weight * value
+            for topic, value in enumerate(best):
+                if value:
+                    scores[topic] += weight * value
         return scores
+
+    def _column(self, group: Group) -> Mapping[int, tuple[float, ...]]:
+        """Per document sharing a reading of `group`: the impacts of its best reading (the
+        one explaining most over all fields), scaled by the reading's trust and divided over
+        its stems. For a word read one way, as typed, that is its postings; other groups (a
+        typo fix, a synonym's expansions) are worked out once and kept."""
+        single = group.single_term
+        if single is not None and single[1] == 1.0:
+            return self.index.postings.get(single[0], {})
+        key = tuple(group.alternatives)
+        column = self._columns.get(key)
+        if column is None:
+            if len(self._columns) >= MAX_CACHED_COLUMNS:
+                self._columns.clear()
+            column = self._columns[key] = self._best_readings(group.alternatives)
+        return column
+
+    def _best_readings(
+        self, alternatives: list[tuple[tuple[str, ...], float]]
+    ) -> dict[int, tuple[float, ...]]:
+        postings = self.index.postings
+        best: dict[int, tuple[float, ...]] = {}
+        for stems, trust in alternatives:
+            scale = trust / len(stems)
+            sums: dict[int, list[float]] = {}
+            for s in stems:
+                for topic, found in postings.get(s, {}).items():
+                    values = sums.get(topic)
+                    sums[topic] = (
+                        list(found)
+                        if values is None
+                        else [v + f for v, f in zip(values, found, strict=True)]
+                    )
+            for topic, values in sums.items():
+                chosen = best.get(topic)
+                if values[0] * scale > (chosen[0] if chosen else 0.0):
+                    best[topic] = tuple([v * scale for v in values])
+        return best
 
     def _held_out(self, topic: int, question: int, stems: tuple[str, ...]) -> list[float]:
         """The impacts of `stems` in `topic` with its example question `question` removed."""
@@ -315,49 +354,38 @@ class Matcher:
         apart from the words that name a topic]. Zeros when it shares no term with it."""
         postings = self.index.postings
         width = 1 + len(FIELD_GROUPS)
+        slots = range(width)  # over all fields, then each field group
         rows = {topic: [0.0] * (width + 1) for topic in shortlist}
         held_out = holdout.topic if holdout is not None else None
         for position, group in enumerate(reading.groups):
             weight = group.weight
             if weight is None:
                 continue
-            alternatives = group.alternatives
-            single = group.single_term if holdout is None else None
-            if single is not None:
-                # Most words: one reading, one stem. The same floats as below, without the
-                # intermediate lists and dicts.
-                term, trust = single
-                column = postings.get(term)
-                if not column:
-                    continue
-                naming = position in reading.naming_groups
-                for topic in shortlist:
-                    impacts = column.get(topic)
-                    if impacts is not None and impacts[0] * trust > 0.0:
-                        scaled = [v * trust for v in impacts]
-                        row = rows[topic]
-                        rest = row[width] + weight * scaled[0] if not naming else row[width]
-                        row[:width] = [r + weight * e for r, e in zip(row, scaled, strict=False)]
-                        row[width] = rest
+            naming = position in reading.naming_groups
+            if holdout is None:
+                for topic, impacts in _shortlisted(self._column(group), rows):
+                    row = rows[topic]
+                    for k in slots:
+                        row[k] += weight * impacts[k]
+                    if not naming:
+                        row[width] += weight * impacts[0]
                 continue
+            # Cross-validation: `_column`'s best readings, with the held-out question or
+            # topic taken out.
+            alternatives = group.alternatives
             best: dict[int, tuple[float, ...]] = {}
             for stems, trust in alternatives:
-                columns = [postings[s] for s in stems if s in postings]
-                if not columns:
-                    continue
                 scale = trust / len(stems)
-                for topic in shortlist:
-                    values: list[float] | None = None
-                    for column in columns:
-                        found = column.get(topic)
-                        if found is None:
-                            continue
-                        if values is None:
-                            values = list(found)
-                        else:
-                            values = [v + f for v, f in zip(values, found, strict=True)]
-                    if values is None:
-                        continue
+                sums: dict[int, list[float]] = {}
+                for s in stems:
+                    for topic, found in _shortlisted(postings.get(s, {}), rows):
+                        values = sums.get(topic)
+                        sums[topic] = (
+                            list(found)
+                            if values is None
+                            else [v + f for v, f in zip(values, found, strict=True)]
+                        )
+                for topic, values in sums.items():
                     if topic == held_out and holdout is not None:
                         if holdout.question is None:
                             continue
@@ -365,12 +393,12 @@ class Matcher:
                     chosen = best.get(topic)
                     if values[0] * scale > (chosen[0] if chosen else 0.0):
                         best[topic] = tuple([v * scale for v in values])
-            naming = position in reading.naming_groups
             for topic, explained in best.items():
                 row = rows[topic]
-                rest = row[width] + weight * explained[0] if not naming else row[width]
-                row[:width] = [r + weight * e for r, e in zip(row, explained, strict=False)]
-                row[width] = rest
+                for k in slots:
+                    row[k] += weight * explained[k]
+                if not naming:
+                    row[width] += weight * explained[0]
         return rows
 
     def _paraphrase(self, query_sorted: str, topic: int, holdout: Holdout | None) -> float:

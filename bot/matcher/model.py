@@ -111,9 +111,18 @@ class FittedModel:
     retrieval: RetrievalParams = field(default_factory=RetrievalParams)
     # What the fit saw and scored (for `--explain` and the docs); free-form.
     provenance: dict[str, Any] = field(default_factory=dict)
+    _ranking_weights: tuple[tuple[str, float], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+
+    def __post_init__(self) -> None:
+        # The weights in RANKING_FEATURES order, looked up once: `utility` runs for every
+        # candidate of every question.
+        weights = tuple((n, self.ranking.get(n, 0.0)) for n in RANKING_FEATURES)
+        object.__setattr__(self, "_ranking_weights", weights)
 
     def utility(self, features: dict[str, float]) -> float:
-        return sum(self.ranking.get(name, 0.0) * features[name] for name in RANKING_FEATURES)
+        return sum(weight * features[name] for name, weight in self._ranking_weights)
 
     def probability(self, features: dict[str, float]) -> float:
         z = sum(self.decision.get(name, 0.0) * features[name] for name in DECISION_FEATURES)

@@ -18,7 +18,7 @@ _SLACK_LINK_WITH_LABEL = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>")
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>]*>")
 _BARE_URL = re.compile(r"https?://\S+")
 _EMOJI = re.compile(r":[a-z0-9_+\-']+:")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
 
 # Questions are capped before matching: nobody asks a 40 KB question, and the matcher
@@ -137,7 +137,7 @@ def words(text: str) -> list[str]:
         text = _POSSESSIVE.sub("", text)
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return [w for w in _NON_WORD.split(text.replace("'", "")) if w]
+    return _WORD.findall(text.replace("'", ""))
 
 
 def is_filler(word: str) -> bool:

@@ -44,6 +44,34 @@ _ASKS_FOR_SERVICE = re.compile(
 )
 
 
+def _deletion_forms(word: str) -> set[str]:
+    """`word`, and `word` with each one of its letters left out."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+class TypoTables:
+    """The correctable known words arranged for typo correction: under each of their
+    deletion forms (SymSpell's index, for one edit), and by length and first letter."""
+
+    def __init__(self, vocabulary_by_length: dict[int, list[str]]) -> None:
+        self.deletions: dict[str, list[str]] = {}
+        self.by_length_and_initial: dict[tuple[int, str], list[str]] = {}
+        for length, known_words in vocabulary_by_length.items():
+            for known in known_words:
+                self.by_length_and_initial.setdefault((length, known[0]), []).append(known)
+                for form in _deletion_forms(known):
+                    self.deletions.setdefault(form, []).append(known)
+
+    def one_edit(self, word: str) -> list[str]:
+        """The known words one edit (OSA: insert, delete, substitute, swap two neighbours)
+        from `word`, which is not itself known: two words one edit apart share a form with at
+        most one letter deleted from each, so only those forms are looked up."""
+        candidates: set[str] = set()
+        for form in _deletion_forms(word):
+            candidates.update(self.deletions.get(form, ()))
+        return [c for c in candidates if OSA.distance(word, c, score_cutoff=1) <= 1]
+
+
 @dataclass(frozen=True, slots=True)
 class Holdout:
     """Cross-validation: read and score as if an example question, or a topic, were absent."""
@@ -62,15 +90,14 @@ class Group:
     # synonym expansion), or None (a multi-word reading): what a one-word name is checked
     # against
     spellings: list[str | None] = field(default_factory=list)
+    # (term, trust) when the group has one reading of one stem, as most words do: what
+    # scoring's shortcuts handle; set from `alternatives`
+    single_term: tuple[str, float] | None = field(init=False, default=None)
 
-    @property
-    def single_term(self) -> tuple[str, float] | None:
-        """(term, trust) when the group has one reading of one stem, as most words do: what
-        scoring's shortcuts handle."""
+    def __post_init__(self) -> None:
         if len(self.alternatives) == 1 and len(self.alternatives[0][0]) == 1:
             (term,), trust = self.alternatives[0]
-            return term, trust
-        return None
+            self.single_term = (term, trust)
 
 
 @dataclass
@@ -122,6 +149,11 @@ class Reader:
     def __init__(self, index: TopicIndex) -> None:
         self.index = index
         self._corrections: dict[str, tuple[str, int] | None] = {}
+        # first words of the multi-word synonyms: the only words worth a synonym phrase lookup
+        self._synonym_starts = frozenset(term[0] for term in index.synonyms if len(term) > 1)
+        # built at the first unknown word (~70 ms for the bundled knowledge), not with the
+        # index: most processes and questions never need them
+        self._typos: TypoTables | None = None
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
         content = [w for w in all_words if not is_filler(w) and w not in COMPARISON_WORDS]
@@ -162,17 +194,22 @@ class Reader:
             if len(primary) == 1 and len(primary[0]) <= 2 and not self.known(primary, holdout):
                 continue  # "rn", "k", "db?" typed in passing: too short to mean anything
             seen.add(key)
-            weight = max(
-                (self._idf(stems) for stems, _ in alternatives if self.known(stems, holdout)),
-                default=None,
-            )
+            if holdout is None and len(alternatives) == 1 and len(primary) == 1:
+                weight = index.idf.get(primary[0])  # most words: the same, one lookup
+            else:
+                weight = max(
+                    (self._idf(stems) for stems, _ in alternatives if self.known(stems, holdout)),
+                    default=None,
+                )
             if weight is None:
                 reading.unknown.append(" ".join(content[i - consumed : i]))
             reading.groups.append(Group(alternatives, weight, spellings))
         reading.word_groups = len(reading.groups)
+        df = index.document_frequency
         for first, second in pairwise(reading.sequence):
             pair = pair_term(first, second)
-            if (pair,) not in seen and self.known((pair,), holdout):
+            known = pair in df if holdout is None else self.known((pair,), holdout)
+            if known and (pair,) not in seen:
                 seen.add((pair,))
                 reading.groups.append(Group([((pair,), 1.0)], index.idf[pair], [None]))
 
@@ -182,7 +219,7 @@ class Reader:
         """How many words were read, and their readings: (stems, trust, the word read)."""
         index = self.index
         # A multi-word synonym ("api keys", "denial of service") is read as one thing.
-        for n in (3, 2):
+        for n in (3, 2) if content[i] in self._synonym_starts else ():
             term = tuple(content[i : i + n])
             if len(term) == n and term in index.synonyms:
                 original = tuple(stem(w) for w in term)
@@ -193,15 +230,11 @@ class Reader:
                 ]
                 return n, [(original, 1.0, None), *expanded]
         word = content[i]
-        # People split one-word names: "guard duty", "cloud trail"; "secrets manager" stays.
-        if i + 1 < len(content):
-            joined = word + content[i + 1]
+        # People split one-word names: "guard duty", "cloud trail"; "secrets manager" stays,
+        # and so does a pair that is a name as typed ("private ca").
+        if i + 1 < len(content) and (joined := word + content[i + 1]) in index.joined_words:
             as_typed = (stem(word), stem(content[i + 1]))
-            if (
-                joined in index.joined_words
-                and stem(joined) in index.idf
-                and as_typed not in index.phrases  # "private ca" is a name as typed
-            ):
+            if stem(joined) in index.idf and as_typed not in index.phrases:
                 reading.joined.append((f"{word} {content[i + 1]}", joined))
                 return 2, [((stem(joined),), 1.0, joined)]
         alternatives: list[tuple[tuple[str, ...], float, str | None]] = [((stem(word),), 1.0, word)]
@@ -243,25 +276,33 @@ class Reader:
         return correction
 
     def _closest_known(self, word: str) -> tuple[str, int] | None:
-        # Two edits only in long words: "weather" is not a typo of "gather".
-        max_edits = 1 if len(word) < TWO_EDITS_FROM_LENGTH else 2
-        found: list[tuple[int, int, str]] = []  # (distance, not a name word, word)
-        for length in range(len(word) - max_edits, len(word) + max_edits + 1):
-            candidates = self.index.vocabulary_by_length.get(length)
-            if not candidates:
-                continue
-            for known, distance, _ in process.extract(
-                word, candidates, scorer=OSA.distance, score_cutoff=max_edits, limit=None
-            ):
-                found.append((int(distance), known not in self.index.name_words, known))
-        if not found:
+        """The known word closest to `word`, and how many edits away: one edit, or two in long
+        words ("weather" is not a typo of "gather") and then only to a word with the same first
+        letter (people rarely mistype the first letter *and* something else). Among equally
+        close words, one from a topic's name ("inspecter" is Inspector, not "inspected")."""
+        tables = self.typo_tables()
+        name_words = self.index.name_words
+        # (not a name word, word): the words one edit away, through the deletion index...
+        found = [(known not in name_words, known) for known in tables.one_edit(word)]
+        if found:
+            return min(found)[1], 1
+        if len(word) < TWO_EDITS_FROM_LENGTH:
             return None
-        # Closest first; among equally close words, one from a topic's name ("inspecter" is
-        # Inspector, not "inspected").
-        distance, _, best = min(found)
-        if distance > 1 and best[0] != word[0]:
-            return None  # people rarely mistype the first letter *and* something else
-        return best, distance
+        # ...else a scan of the words of about the same length and the same first letter.
+        for length in range(len(word) - 2, len(word) + 3):
+            candidates = tables.by_length_and_initial.get((length, word[0]))
+            if candidates:
+                for known, _, _ in process.extract(
+                    word, candidates, scorer=OSA.distance, score_cutoff=2, limit=None
+                ):
+                    found.append((known not in name_words, known))
+        return (min(found)[1], 2) if found else None
+
+    def typo_tables(self) -> TypoTables:
+        """The tables typo correction uses, built at the first call."""
+        if self._typos is None:
+            self._typos = TypoTables(self.index.vocabulary_by_length)
+        return self._typos
 
     # -- what is known -----------------------------------------------------------------------
 
