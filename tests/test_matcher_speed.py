@@ -22,7 +22,7 @@ from bot.knowledge import load_knowledge
 from bot.matcher import Matcher, normalize
 from bot.matcher.index import stems_of
 from bot.matcher.normalize import words
-from bot.matcher.reading import Holdout
+from bot.matcher.reading import Holdout, nearest_by_scan
 from tests.conftest import REPO, topic_yaml
 
 
@@ -150,6 +150,10 @@ def test_the_deletion_index_finds_every_word_one_edit_away(matcher: Matcher) -> 
         if len(typo) < 4 or typo in matcher.index.known_words:
             continue
         assert set(tables.one_edit(typo)) == _one_edit_by_scan(matcher, typo), typo
+        # ...and the scan a process does before it builds the tables finds the same words.
+        distance, near = tables.nearest(typo)
+        by_scan = nearest_by_scan(matcher.index.vocabulary_by_length, typo)
+        assert (distance, sorted(near)) == (by_scan[0], sorted(by_scan[1])), typo
         checked += 1
     assert checked > 1000
 
@@ -185,3 +189,15 @@ def test_question_terms_counted_at_first_use_are_the_example_questions_terms(
             stems = stems_of(question)
             expected = Counter([*stems, *(" ".join(p) for p in itertools.pairwise(stems))])
             assert index.question_terms[position][number] == expected, question
+
+
+def test_typo_tables_are_built_only_once_a_process_has_corrected_a_few_words(
+    matcher: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.matcher.reading.SCANS_BEFORE_TYPO_TABLES", 2)
+    reader = Matcher(matcher.kb, matcher.model, index=matcher.index).reader
+    assert reader._correct("gaurdduty") == ("guardduty", 1)
+    assert reader._correct("cloudtrial") == ("cloudtrail", 1)
+    assert reader._typos is None  # a one-shot process stops here, without the tables
+    assert reader._correct("inspecter") == ("inspector", 1)
+    assert reader._typos is not None

@@ -28,6 +28,7 @@ from bot.matcher.settings import (
     CORRECTED_TRUST,
     MAX_CACHED_CORRECTIONS,
     MIN_CORRECTABLE_LENGTH,
+    SCANS_BEFORE_TYPO_TABLES,
     SYNONYM_TRUST,
     TWO_EDITS_FROM_LENGTH,
     WEAK_COMPARISON_MIN_NAMING_SHARE,
@@ -62,6 +63,22 @@ class TypoTables:
                 for form in _deletion_forms(known):
                     self.deletions.setdefault(form, []).append(known)
 
+    def nearest(self, word: str) -> tuple[int, list[str]]:
+        """The known words one edit from `word` (not itself known); when there are none and
+        the word is long, those two edits away that start with the same letter."""
+        one = self.one_edit(word)
+        if one or len(word) < TWO_EDITS_FROM_LENGTH:
+            return 1, one
+        two = []
+        for length in range(len(word) - 2, len(word) + 3):
+            candidates = self.by_length_and_initial.get((length, word[0]))
+            if candidates:
+                found = process.extract(
+                    word, candidates, scorer=OSA.distance, score_cutoff=2, limit=None
+                )
+                two += [known for known, _, _ in found]
+        return 2, two
+
     def one_edit(self, word: str) -> list[str]:
         """The known words one edit (OSA: insert, delete, substitute, swap two neighbours)
         from `word`, which is not itself known: two words one edit apart share a form with at
@@ -70,6 +87,24 @@ class TypoTables:
         for form in _deletion_forms(word):
             candidates.update(self.deletions.get(form, ()))
         return [c for c in candidates if OSA.distance(word, c, score_cutoff=1) <= 1]
+
+
+def nearest_by_scan(vocabulary_by_length: dict[int, list[str]], word: str) -> tuple[int, list[str]]:
+    """`TypoTables.nearest`, by comparing `word` with every known word of about its length:
+    what a process correcting only a few words does instead of building the tables."""
+    max_edits = 1 if len(word) < TWO_EDITS_FROM_LENGTH else 2
+    near: list[tuple[str, float]] = []
+    for length in range(len(word) - max_edits, len(word) + max_edits + 1):
+        candidates = vocabulary_by_length.get(length)
+        if candidates:
+            found = process.extract(
+                word, candidates, scorer=OSA.distance, score_cutoff=max_edits, limit=None
+            )
+            near += [(known, distance) for known, distance, _ in found]
+    one = [known for known, distance in near if distance <= 1]
+    if one or max_edits == 1:
+        return 1, one
+    return 2, [known for known, _ in near if known[0] == word[0]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +186,10 @@ class Reader:
         self._corrections: dict[str, tuple[str, int] | None] = {}
         # first words of the multi-word synonyms: the only words worth a synonym phrase lookup
         self._synonym_starts = frozenset(term[0] for term in index.synonyms if len(term) > 1)
-        # built at the first unknown word (~70 ms for the bundled knowledge), not with the
-        # index: most processes and questions never need them
+        # built after SCANS_BEFORE_TYPO_TABLES unknown words (~80 ms for the bundled
+        # knowledge), not with the index: a one-shot `awssec ask` never needs them
         self._typos: TypoTables | None = None
+        self._scans = 0  # unknown words corrected by scanning, before the tables exist
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
         content = [w for w in all_words if not is_filler(w) and w not in COMPARISON_WORDS]
@@ -280,23 +316,15 @@ class Reader:
         words ("weather" is not a typo of "gather") and then only to a word with the same first
         letter (people rarely mistype the first letter *and* something else). Among equally
         close words, one from a topic's name ("inspecter" is Inspector, not "inspected")."""
-        tables = self.typo_tables()
-        name_words = self.index.name_words
-        # (not a name word, word): the words one edit away, through the deletion index...
-        found = [(known not in name_words, known) for known in tables.one_edit(word)]
-        if found:
-            return min(found)[1], 1
-        if len(word) < TWO_EDITS_FROM_LENGTH:
+        if self._typos is None and self._scans < SCANS_BEFORE_TYPO_TABLES:
+            self._scans += 1
+            distance, near = nearest_by_scan(self.index.vocabulary_by_length, word)
+        else:
+            distance, near = self.typo_tables().nearest(word)
+        if not near:
             return None
-        # ...else a scan of the words of about the same length and the same first letter.
-        for length in range(len(word) - 2, len(word) + 3):
-            candidates = tables.by_length_and_initial.get((length, word[0]))
-            if candidates:
-                for known, _, _ in process.extract(
-                    word, candidates, scorer=OSA.distance, score_cutoff=2, limit=None
-                ):
-                    found.append((known not in name_words, known))
-        return (min(found)[1], 2) if found else None
+        name_words = self.index.name_words
+        return min(near, key=lambda known: (known not in name_words, known)), distance
 
     def typo_tables(self) -> TypoTables:
         """The tables typo correction uses, built at the first call."""
