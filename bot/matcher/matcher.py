@@ -274,32 +274,11 @@ class Matcher:
             if weight is None:
                 continue
             if holdout is None:
-                for topic, impacts in self._column(group).items():
-                    scores[topic] += weight * impacts[0]
-                continue
-            # Cross-validation: the same, with the held-out question or topic taken out.
-            postings = self.index.postings
-            best = [0.0] * self._documents
-            for stems, trust in group.alternatives:
-                scale = trust / len(stems)
-                sums: dict[int, float] = {}
-                for s in stems:
-                    for topic, impacts in postings.get(s, {}).items():
-                        sums[topic] = sums.get(topic, 0.0) + impacts[0]
-                if holdout.topic in sums:
-                    if holdout.question is None:
-                        del sums[holdout.topic]
-                    else:
-                        sums[holdout.topic] = self._held_out(
-                            holdout.topic, holdout.question, stems
-                        )[0]
-                for topic, value in sums.items():
-                    value *= scale
-                    if value > best[topic]:
-                        best[topic] = value
-            for topic, value in enumerate(best):
-                if value:
-                    scores[topic] += weight * value
+                column = self._column(group)
+            else:  # cross-validation: with the held-out question or topic taken out
+                column = self._best_readings(group.alternatives, holdout=holdout)
+            for topic, impacts in column.items():
+                scores[topic] += weight * impacts[0]
         return scores
 
     def _column(self, group: Group) -> Mapping[int, tuple[float, ...]]:
@@ -319,15 +298,22 @@ class Matcher:
         return column
 
     def _best_readings(
-        self, alternatives: list[tuple[tuple[str, ...], float]]
+        self,
+        alternatives: list[tuple[tuple[str, ...], float]],
+        rows: dict[int, list[float]] | None = None,
+        holdout: Holdout | None = None,
     ) -> dict[int, tuple[float, ...]]:
+        """`_column` worked out: per document (every one, or those in `rows`), the impacts of
+        the reading explaining most over all fields, scaled by its trust and divided over its
+        stems; with `holdout`'s example question or topic taken out."""
         postings = self.index.postings
         best: dict[int, tuple[float, ...]] = {}
         for stems, trust in alternatives:
             scale = trust / len(stems)
             sums: dict[int, list[float]] = {}
             for s in stems:
-                for topic, found in postings.get(s, {}).items():
+                column = postings.get(s, {})
+                for topic, found in column.items() if rows is None else _shortlisted(column, rows):
                     values = sums.get(topic)
                     sums[topic] = (
                         list(found)
@@ -335,6 +321,10 @@ class Matcher:
                         else [v + f for v, f in zip(values, found, strict=True)]
                     )
             for topic, values in sums.items():
+                if holdout is not None and topic == holdout.topic:
+                    if holdout.question is None:
+                        continue
+                    values = self._held_out(topic, holdout.question, stems)
                 chosen = best.get(topic)
                 if values[0] * scale > (chosen[0] if chosen else 0.0):
                     best[topic] = tuple([v * scale for v in values])
@@ -352,53 +342,24 @@ class Matcher:
         """Per shortlisted topic, the rarity-weighted amount of the question its fields explain
         (BM25F): [over all fields, per field group (FIELD_GROUPS order)..., over all fields
         apart from the words that name a topic]. Zeros when it shares no term with it."""
-        postings = self.index.postings
         width = 1 + len(FIELD_GROUPS)
         slots = range(width)  # over all fields, then each field group
         rows = {topic: [0.0] * (width + 1) for topic in shortlist}
-        held_out = holdout.topic if holdout is not None else None
         for position, group in enumerate(reading.groups):
             weight = group.weight
             if weight is None:
                 continue
             naming = position in reading.naming_groups
             if holdout is None:
-                for topic, impacts in _shortlisted(self._column(group), rows):
-                    row = rows[topic]
-                    for k in slots:
-                        row[k] += weight * impacts[k]
-                    if not naming:
-                        row[width] += weight * impacts[0]
-                continue
-            # Cross-validation: `_column`'s best readings, with the held-out question or
-            # topic taken out.
-            alternatives = group.alternatives
-            best: dict[int, tuple[float, ...]] = {}
-            for stems, trust in alternatives:
-                scale = trust / len(stems)
-                sums: dict[int, list[float]] = {}
-                for s in stems:
-                    for topic, found in _shortlisted(postings.get(s, {}), rows):
-                        values = sums.get(topic)
-                        sums[topic] = (
-                            list(found)
-                            if values is None
-                            else [v + f for v, f in zip(values, found, strict=True)]
-                        )
-                for topic, values in sums.items():
-                    if topic == held_out and holdout is not None:
-                        if holdout.question is None:
-                            continue
-                        values = self._held_out(topic, holdout.question, stems)
-                    chosen = best.get(topic)
-                    if values[0] * scale > (chosen[0] if chosen else 0.0):
-                        best[topic] = tuple([v * scale for v in values])
-            for topic, explained in best.items():
+                explained = _shortlisted(self._column(group), rows)
+            else:  # cross-validation: with the held-out question or topic taken out
+                explained = list(self._best_readings(group.alternatives, rows, holdout).items())
+            for topic, impacts in explained:
                 row = rows[topic]
                 for k in slots:
-                    row[k] += weight * explained[k]
+                    row[k] += weight * impacts[k]
                 if not naming:
-                    row[width] += weight * explained[0]
+                    row[width] += weight * impacts[0]
         return rows
 
     def _paraphrase(self, query_sorted: str, topic: int, holdout: Holdout | None) -> float:
