@@ -8,6 +8,7 @@ tests instead of skipping them (CI sets it so PG coverage cannot silently vanish
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -42,8 +43,24 @@ def pg_url() -> Iterator[str]:
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(_libpq(base), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(base, name)
+
+
+# FORCE cannot end an autovacuum worker that happens to be on the database (it runs as the
+# server's superuser, the test role is not): wait for it a little, then leave the database
+# to the throwaway server rather than fail a test that passed.
+DROP_ATTEMPTS = 20
+DROP_RETRY_SECONDS = 0.25
+
+
+def _drop_database(base: str, name: str) -> None:
+    for _ in range(DROP_ATTEMPTS):
+        try:
+            with psycopg.connect(_libpq(base), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            time.sleep(DROP_RETRY_SECONDS)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
