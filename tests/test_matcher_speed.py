@@ -169,15 +169,15 @@ def test_two_edit_corrections_keep_the_first_letter(write_knowledge) -> None:
     assert reader._correct("guardduy") == ("guardduty", 1)
 
 
-def test_kept_columns_are_bounded(matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kept_reading_groups_are_bounded(matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
     """A group of several readings (a synonym's expansions, a typo fix) is worked out once
-    per process and kept, up to MAX_CACHED_COLUMNS groups: pasted junk cannot grow it."""
-    monkeypatch.setattr("bot.matcher.matcher.MAX_CACHED_COLUMNS", 3)
+    per process and kept, up to MAX_KEPT_GROUPS groups: pasted junk cannot grow it."""
+    monkeypatch.setattr("bot.matcher.matcher.MAX_KEPT_GROUPS", 3)
     fresh = Matcher(matcher.kb, matcher.model, index=matcher.index)
     for text in ["kms keys", "s3 pii", "sheild ddos", "hipaa phi", "gaurdduty"]:
         before = fresh.match(text)
-        assert len(fresh._columns) <= 3
-        assert fresh.match(text) == before  # the kept column answers the same
+        assert len(fresh._kept) <= 3
+        assert fresh.match(text) == before  # the kept group answers the same
 
 
 def test_question_terms_counted_at_first_use_are_the_example_questions_terms(

@@ -276,11 +276,13 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     _fill_postings(index)
     # A term's document frequency is the length of its postings (the topics using it).
     index.document_frequency = {term: len(topics) for term, topics in index.postings.items()}
-    # BM25's idf, kept positive: a term in every topic still counts a little.
-    index.idf = {
-        term: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
-        for term, df in index.document_frequency.items()
+    # BM25's idf, kept positive: a term in every topic still counts a little. Worked out once
+    # per document frequency (most terms are in one or two documents).
+    idf_of = {
+        df: math.log(1.0 + (count - df + 0.5) / (df + 0.5))
+        for df in set(index.document_frequency.values())
     }
+    index.idf = {term: idf_of[df] for term, df in index.document_frequency.items()}
     index.uncovered_phrases = _uncovered(kb.services, phrases, index.postings, len(kb.topics))
     index.area_names = tuple(a.name for a in kb.out_of_scope)
     starting: defaultdict[str, set[int]] = defaultdict(set)

@@ -33,8 +33,8 @@ from bot.matcher.settings import (
     AREA_REFUSAL_MARGIN,
     CANDIDATES,
     FIELD_GROUPS,
-    MAX_CACHED_COLUMNS,
     MAX_COMPARED,
+    MAX_KEPT_GROUPS,
     MAX_SUGGESTIONS,
     MIN_SUGGESTION_PROBABILITY,
     RUNNER_UP_RATIO,
@@ -131,6 +131,56 @@ def _shortlisted(
     return [(t, i) for t in rows if (i := column.get(t)) is not None]
 
 
+class KeptReadings:
+    """A group of several readings worked out against every document: per document sharing a
+    reading, the reading explaining most over all fields (the first wins a tie) and that
+    value, scaled by the reading's trust and divided over its stems; the impacts per field
+    group only for the documents that ask (the shortlist), as `_best_readings` adds them."""
+
+    __slots__ = ("_alternatives", "_impacts", "_postings", "chosen", "first")
+
+    def __init__(
+        self,
+        postings: Mapping[str, Mapping[int, tuple[float, ...]]],
+        alternatives: list[tuple[tuple[str, ...], float]],
+    ) -> None:
+        self._postings = postings
+        self._alternatives = alternatives
+        self._impacts: dict[int, tuple[float, ...]] = {}
+        self.first: dict[int, float] = {}
+        self.chosen: dict[int, int] = {}
+        for number, (stems, trust) in enumerate(alternatives):
+            scale = trust / len(stems)
+            sums: dict[int, float] = {}
+            for s in stems:
+                for topic, found in postings.get(s, {}).items():
+                    sums[topic] = sums.get(topic, 0.0) + found[0]
+            for topic, total in sums.items():
+                value = total * scale
+                if value > self.first.get(topic, 0.0):
+                    self.first[topic] = value
+                    self.chosen[topic] = number
+
+    def impacts(self, topic: int) -> tuple[float, ...]:
+        """The chosen reading's impacts in `topic` (over all fields, then per field group)."""
+        found = self._impacts.get(topic)
+        if found is None:
+            stems, trust = self._alternatives[self.chosen[topic]]
+            values: list[float] | None = None
+            for s in stems:
+                impacts = self._postings.get(s, {}).get(topic)
+                if impacts is not None:
+                    values = (
+                        list(impacts)
+                        if values is None
+                        else [v + f for v, f in zip(values, impacts, strict=True)]
+                    )
+            assert values is not None  # the chosen reading shares a term with the topic
+            scale = trust / len(stems)
+            found = self._impacts[topic] = tuple([v * scale for v in values])
+        return found
+
+
 class Matcher:
     def __init__(
         self,
@@ -147,8 +197,8 @@ class Matcher:
         self._positions = {topic.id: i for i, topic in enumerate(self.index.topics)}
         self._context_words: dict[int, list[str]] = {}
         self._documents = self.index.first_area + len(self.index.area_names)
-        # a group of readings (alternatives) -> `_column`'s best reading per document
-        self._columns: dict[tuple, dict[int, tuple[float, ...]]] = {}
+        # a group of readings (its alternatives) -> its best reading per document
+        self._kept: dict[tuple, KeptReadings] = {}
 
     @property
     def threshold(self) -> float:
@@ -273,29 +323,30 @@ class Matcher:
             weight = group.weight
             if weight is None:
                 continue
-            if holdout is None:
-                column = self._column(group)
-            else:  # cross-validation: with the held-out question or topic taken out
-                column = self._best_readings(group.alternatives, holdout=holdout)
-            for topic, impacts in column.items():
-                scores[topic] += weight * impacts[0]
+            if holdout is not None:  # cross-validation: the held-out question or topic out
+                for topic, impacts in self._best_readings(
+                    group.alternatives, None, holdout
+                ).items():
+                    scores[topic] += weight * impacts[0]
+            elif (single := group.single_term) is not None and single[1] == 1.0:
+                # Most words: one reading, as typed: their postings.
+                for topic, impacts in self.index.postings.get(single[0], {}).items():
+                    scores[topic] += weight * impacts[0]
+            else:
+                for topic, value in self._readings(group).first.items():
+                    scores[topic] += weight * value
         return scores
 
-    def _column(self, group: Group) -> Mapping[int, tuple[float, ...]]:
-        """Per document sharing a reading of `group`: the impacts of its best reading (the
-        one explaining most over all fields), scaled by the reading's trust and divided over
-        its stems. For a word read one way, as typed, that is its postings; other groups (a
-        typo fix, a synonym's expansions) are worked out once and kept."""
-        single = group.single_term
-        if single is not None and single[1] == 1.0:
-            return self.index.postings.get(single[0], {})
+    def _readings(self, group: Group) -> KeptReadings:
+        """A group with several readings (a typo fix next to the word as typed, a synonym's
+        expansions), worked out once per process and kept."""
         key = tuple(group.alternatives)
-        column = self._columns.get(key)
-        if column is None:
-            if len(self._columns) >= MAX_CACHED_COLUMNS:
-                self._columns.clear()
-            column = self._columns[key] = self._best_readings(group.alternatives)
-        return column
+        kept = self._kept.get(key)
+        if kept is None:
+            if len(self._kept) >= MAX_KEPT_GROUPS:
+                self._kept.clear()
+            kept = self._kept[key] = KeptReadings(self.index.postings, group.alternatives)
+        return kept
 
     def _best_readings(
         self,
@@ -303,9 +354,10 @@ class Matcher:
         rows: dict[int, list[float]] | None = None,
         holdout: Holdout | None = None,
     ) -> dict[int, tuple[float, ...]]:
-        """`_column` worked out: per document (every one, or those in `rows`), the impacts of
+        """For cross-validation: per document (every one, or those in `rows`), the impacts of
         the reading explaining most over all fields, scaled by its trust and divided over its
-        stems; with `holdout`'s example question or topic taken out."""
+        stems (what `KeptReadings` keeps), with `holdout`'s example question or topic taken
+        out."""
         postings = self.index.postings
         best: dict[int, tuple[float, ...]] = {}
         for stems, trust in alternatives:
@@ -350,10 +402,14 @@ class Matcher:
             if weight is None:
                 continue
             naming = position in reading.naming_groups
-            if holdout is None:
-                explained = _shortlisted(self._column(group), rows)
-            else:  # cross-validation: with the held-out question or topic taken out
+            explained: list[tuple[int, tuple[float, ...]]]
+            if holdout is not None:  # cross-validation: the held-out question or topic out
                 explained = list(self._best_readings(group.alternatives, rows, holdout).items())
+            elif (single := group.single_term) is not None and single[1] == 1.0:
+                explained = _shortlisted(self.index.postings.get(single[0], {}), rows)
+            else:
+                kept = self._readings(group)
+                explained = [(t, kept.impacts(t)) for t in rows if t in kept.first]
             for topic, impacts in explained:
                 row = rows[topic]
                 for k in slots:

@@ -79,7 +79,7 @@ CANDIDATES = 10
 # Groups of readings (a typo fix, a synonym's expansions: "kms" is also "key management")
 # whose best reading per document is kept per process once worked out; bounded so that
 # pasted junk cannot grow memory (each entry is up to one tuple per document).
-MAX_CACHED_COLUMNS = 4_096
+MAX_KEPT_GROUPS = 4_096
 # Out-of-scope areas (knowledge `out_of_scope:`) that get the full feature set next to the
 # topics' shortlist: only the best one matters to the decision. More: slower.
 AREA_CANDIDATES = 2
