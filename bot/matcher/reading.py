@@ -186,7 +186,7 @@ class Reader:
         self._corrections: dict[str, tuple[str, int] | None] = {}
         # first words of the multi-word synonyms: the only words worth a synonym phrase lookup
         self._synonym_starts = frozenset(term[0] for term in index.synonyms if len(term) > 1)
-        # built after SCANS_BEFORE_TYPO_TABLES unknown words (~80 ms for the bundled
+        # built after SCANS_BEFORE_TYPO_TABLES unknown words (~70 ms for the bundled
         # knowledge), not with the index: a one-shot `awssec ask` never needs them
         self._typos: TypoTables | None = None
         self._scans = 0  # unknown words corrected by scanning, before the tables exist

@@ -29,7 +29,7 @@ CORRECTED_TRUST = 0.9
 # How much a synonym's expansion counts next to the word itself ("pii" -> "personal data").
 SYNONYM_TRUST = 0.85
 # A process corrects its first this many unknown words by comparing each with every known
-# word of about its length (~0.4 ms a word), then builds typo correction's tables (~80 ms for
+# word of about its length (~0.4 ms a word), then builds typo correction's tables (~70 ms for
 # the bundled knowledge; then ~10 us a word): a one-shot `awssec ask` never pays for the
 # tables, a server soon does. Lower: tables sooner; the corrections are the same either way.
 SCANS_BEFORE_TYPO_TABLES = 64
