@@ -78,7 +78,7 @@ def test_shortlist_score_is_the_full_evidence_first_value(matcher: Matcher) -> N
 
 def test_one_reading_word_shortcuts_equal_the_general_path(matcher: Matcher) -> None:
     """Scoring and evidence read each group's best reading per document from its postings
-    (or the kept column of a group with several readings); a holdout naming no document
+    (or the kept readings of a group with several); a holdout naming no document
     takes the general path, which must give the same floats."""
     public = yaml.safe_load((REPO / "tests" / "questions.yaml").read_text())["questions"]
     nobody = Holdout(10**9)  # leaves nothing out, and turns the shortcuts off

@@ -135,26 +135,35 @@ class KeptReadings:
     """A group of several readings worked out against every document: per document sharing a
     reading, the reading explaining most over all fields (the first wins a tie) and that
     value, scaled by the reading's trust and divided over its stems; the impacts per field
-    group only for the documents that ask (the shortlist), as `_best_readings` adds them."""
+    group only for the documents that ask (the shortlist). With a `holdout`
+    (cross-validation), as if its example question or topic were not in the index."""
 
-    __slots__ = ("_alternatives", "_impacts", "_postings", "chosen", "first")
+    __slots__ = ("_alternatives", "_holdout", "_impacts", "_index", "chosen", "first")
 
     def __init__(
         self,
-        postings: Mapping[str, Mapping[int, tuple[float, ...]]],
+        index: TopicIndex,
         alternatives: list[tuple[tuple[str, ...], float]],
+        holdout: Holdout | None = None,
     ) -> None:
-        self._postings = postings
+        self._index = index
         self._alternatives = alternatives
+        self._holdout = holdout
         self._impacts: dict[int, tuple[float, ...]] = {}
         self.first: dict[int, float] = {}
         self.chosen: dict[int, int] = {}
+        postings = index.postings
         for number, (stems, trust) in enumerate(alternatives):
             scale = trust / len(stems)
             sums: dict[int, float] = {}
             for s in stems:
                 for topic, found in postings.get(s, {}).items():
                     sums[topic] = sums.get(topic, 0.0) + found[0]
+            if holdout is not None and holdout.topic in sums:
+                if holdout.question is None:
+                    del sums[holdout.topic]
+                else:
+                    sums[holdout.topic] = _impacts_without(index, holdout, stems)[0]
             for topic, total in sums.items():
                 value = total * scale
                 if value > self.first.get(topic, 0.0):
@@ -166,19 +175,30 @@ class KeptReadings:
         found = self._impacts.get(topic)
         if found is None:
             stems, trust = self._alternatives[self.chosen[topic]]
+            holdout = self._holdout
             values: list[float] | None = None
-            for s in stems:
-                impacts = self._postings.get(s, {}).get(topic)
-                if impacts is not None:
-                    values = (
-                        list(impacts)
-                        if values is None
-                        else [v + f for v, f in zip(values, impacts, strict=True)]
-                    )
+            if holdout is not None and holdout.topic == topic:
+                values = _impacts_without(self._index, holdout, stems)
+            else:
+                for s in stems:
+                    impacts = self._index.postings.get(s, {}).get(topic)
+                    if impacts is not None:
+                        values = (
+                            list(impacts)
+                            if values is None
+                            else [v + f for v, f in zip(values, impacts, strict=True)]
+                        )
             assert values is not None  # the chosen reading shares a term with the topic
             scale = trust / len(stems)
             found = self._impacts[topic] = tuple([v * scale for v in values])
         return found
+
+
+def _impacts_without(index: TopicIndex, holdout: Holdout, stems: tuple[str, ...]) -> list[float]:
+    """The impacts of `stems` in the held-out topic with its example question removed."""
+    assert holdout.question is not None  # a whole topic held out has no impacts at all
+    per_stem = [index.impacts_without(holdout.topic, holdout.question, s) for s in stems]
+    return [sum(v[k] for v in per_stem) for k in range(1 + len(FIELD_GROUPS))]
 
 
 class Matcher:
@@ -199,6 +219,8 @@ class Matcher:
         self._documents = self.index.first_area + len(self.index.area_names)
         # a group of readings (its alternatives) -> its best reading per document
         self._kept: dict[tuple, KeptReadings] = {}
+        # cross-validation: the groups worked out under the latest holdout
+        self._held_out_readings: tuple[Holdout | None, dict[tuple, KeptReadings]] = (None, {})
 
     @property
     def threshold(self) -> float:
@@ -323,70 +345,35 @@ class Matcher:
             weight = group.weight
             if weight is None:
                 continue
-            if holdout is not None:  # cross-validation: the held-out question or topic out
-                for topic, impacts in self._best_readings(
-                    group.alternatives, None, holdout
-                ).items():
-                    scores[topic] += weight * impacts[0]
-            elif (single := group.single_term) is not None and single[1] == 1.0:
+            if holdout is None and group.plain_term is not None:
                 # Most words: one reading, as typed: their postings.
-                for topic, impacts in self.index.postings.get(single[0], {}).items():
+                for topic, impacts in self.index.postings.get(group.plain_term, {}).items():
                     scores[topic] += weight * impacts[0]
             else:
-                for topic, value in self._readings(group).first.items():
+                for topic, value in self._readings(group, holdout).first.items():
                     scores[topic] += weight * value
         return scores
 
-    def _readings(self, group: Group) -> KeptReadings:
+    def _readings(self, group: Group, holdout: Holdout | None = None) -> KeptReadings:
         """A group with several readings (a typo fix next to the word as typed, a synonym's
-        expansions), worked out once per process and kept."""
+        expansions), worked out once per process and kept; for a `holdout`, worked out anew."""
         key = tuple(group.alternatives)
+        if holdout is not None:
+            # Scoring and evidence ask for the same groups under the same holdout in turn.
+            held_out, worked_out = self._held_out_readings
+            if held_out != holdout:
+                worked_out = {}
+                self._held_out_readings = (holdout, worked_out)
+            readings = worked_out.get(key)
+            if readings is None:
+                readings = worked_out[key] = KeptReadings(self.index, group.alternatives, holdout)
+            return readings
         kept = self._kept.get(key)
         if kept is None:
             if len(self._kept) >= MAX_KEPT_GROUPS:
                 self._kept.clear()
-            kept = self._kept[key] = KeptReadings(self.index.postings, group.alternatives)
+            kept = self._kept[key] = KeptReadings(self.index, group.alternatives)
         return kept
-
-    def _best_readings(
-        self,
-        alternatives: list[tuple[tuple[str, ...], float]],
-        rows: dict[int, list[float]] | None = None,
-        holdout: Holdout | None = None,
-    ) -> dict[int, tuple[float, ...]]:
-        """For cross-validation: per document (every one, or those in `rows`), the impacts of
-        the reading explaining most over all fields, scaled by its trust and divided over its
-        stems (what `KeptReadings` keeps), with `holdout`'s example question or topic taken
-        out."""
-        postings = self.index.postings
-        best: dict[int, tuple[float, ...]] = {}
-        for stems, trust in alternatives:
-            scale = trust / len(stems)
-            sums: dict[int, list[float]] = {}
-            for s in stems:
-                column = postings.get(s, {})
-                for topic, found in column.items() if rows is None else _shortlisted(column, rows):
-                    values = sums.get(topic)
-                    sums[topic] = (
-                        list(found)
-                        if values is None
-                        else [v + f for v, f in zip(values, found, strict=True)]
-                    )
-            for topic, values in sums.items():
-                if holdout is not None and topic == holdout.topic:
-                    if holdout.question is None:
-                        continue
-                    values = self._held_out(topic, holdout.question, stems)
-                chosen = best.get(topic)
-                if values[0] * scale > (chosen[0] if chosen else 0.0):
-                    best[topic] = tuple([v * scale for v in values])
-        return best
-
-    def _held_out(self, topic: int, question: int, stems: tuple[str, ...]) -> list[float]:
-        """The impacts of `stems` in `topic` with its example question `question` removed."""
-        index = self.index
-        per_stem = [index.impacts_without(topic, question, s) for s in stems]
-        return [sum(v[k] for v in per_stem) for k in range(1 + len(FIELD_GROUPS))]
 
     def _evidence(
         self, shortlist: list[int], reading: Reading, holdout: Holdout | None
@@ -403,13 +390,11 @@ class Matcher:
                 continue
             naming = position in reading.naming_groups
             explained: list[tuple[int, tuple[float, ...]]]
-            if holdout is not None:  # cross-validation: the held-out question or topic out
-                explained = list(self._best_readings(group.alternatives, rows, holdout).items())
-            elif (single := group.single_term) is not None and single[1] == 1.0:
-                explained = _shortlisted(self.index.postings.get(single[0], {}), rows)
+            if holdout is None and group.plain_term is not None:
+                explained = _shortlisted(self.index.postings.get(group.plain_term, {}), rows)
             else:
-                kept = self._readings(group)
-                explained = [(t, kept.impacts(t)) for t in rows if t in kept.first]
+                readings = self._readings(group, holdout)
+                explained = [(t, readings.impacts(t)) for t in rows if t in readings.first]
             for topic, impacts in explained:
                 row = rows[topic]
                 for k in slots:

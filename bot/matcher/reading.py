@@ -125,14 +125,15 @@ class Group:
     # synonym expansion), or None (a multi-word reading): what a one-word name is checked
     # against
     spellings: list[str | None] = field(default_factory=list)
-    # (term, trust) when the group has one reading of one stem, as most words do: what
-    # scoring's shortcuts handle; set from `alternatives`
-    single_term: tuple[str, float] | None = field(init=False, default=None)
+    # the stem, when the group is one reading of one stem at full trust, as most words are:
+    # scoring reads it straight from the postings; set from `alternatives`
+    plain_term: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if len(self.alternatives) == 1 and len(self.alternatives[0][0]) == 1:
             (term,), trust = self.alternatives[0]
-            self.single_term = (term, trust)
+            if trust == 1.0:
+                self.plain_term = term
 
 
 @dataclass
