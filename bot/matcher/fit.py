@@ -28,7 +28,7 @@ import numpy as np
 
 from bot.knowledge.model import KnowledgeBase
 from bot.matcher.index import RetrievalParams
-from bot.matcher.matcher import Candidate, Matcher, Ranking
+from bot.matcher.matcher import Matcher
 from bot.matcher.model import (
     DECISION_FEATURES,
     RANKING_FEATURES,
@@ -136,7 +136,7 @@ def _example(
     label = next((i for i, c in enumerate(candidates) if c.topic == target), -1)
     unknown = ranking.decision_features["unknown_share"]
     uncovered = ranking.reading.about_uncovered
-    areas = _area_candidates(matcher, ranking)
+    areas = ranking.areas  # every out-of-scope area it scored (the fit re-ranks them)
     area_features = np.array([[c.features[n] for n in RANKING_FEATURES] for c in areas])
     area_label = next((i for i, c in enumerate(areas) if c.topic == own_area), -1)
     return Example(
@@ -151,11 +151,6 @@ def _example(
         area_features.reshape(len(areas), len(RANKING_FEATURES)),
         area_label,
     )
-
-
-def _area_candidates(matcher: Matcher, ranking: Ranking) -> list[Candidate]:
-    """Every out-of-scope area the ranking scored (the fit re-ranks them with new weights)."""
-    return list(ranking.areas)
 
 
 # -- step 2: ranking weights (conditional logit) ----------------------------------------------
