@@ -136,9 +136,6 @@ class TopicIndex:
     def first_area(self) -> int:
         return len(self.topics)
 
-    def is_area(self, document: int) -> bool:
-        return document >= len(self.topics)
-
     def impacts(
         self, counts: Mapping[str, Counter[str]], lengths: Mapping[str, int], term: str
     ) -> tuple[float, ...]:
