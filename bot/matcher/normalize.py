@@ -94,7 +94,16 @@ def stem(word: str) -> str:
 
     Applied twice so that a word and its inflections land together ("ddosed" and "ddos").
     """
+    for prefix in _STEM_PREFIXES:
+        if word.startswith(prefix):
+            return prefix
     return _strip_suffix(_strip_suffix(word))
+
+
+# Word families whose suffixes the rules below would cut back into another family's stem:
+# "responsible" and "response" both became "respon", so "who is responsible" read as half a
+# question about incident response.
+_STEM_PREFIXES = ("responsib",)
 
 
 def _strip_suffix(word: str) -> str:

@@ -19,6 +19,7 @@ from rapidfuzz.distance import OSA
 from bot.matcher.index import TopicIndex, pair_term
 from bot.matcher.normalize import (
     COMPARISON_WORDS,
+    STOPWORDS,
     STRONG_COMPARISON_WORDS,
     WEAK_COMPARISON_WORDS,
     is_filler,
@@ -28,6 +29,7 @@ from bot.matcher.settings import (
     CORRECTED_TRUST,
     MAX_CACHED_CORRECTIONS,
     MIN_CORRECTABLE_LENGTH,
+    MIN_MISTYPED_FILLER_LENGTH,
     SCANS_BEFORE_TYPO_TABLES,
     SYNONYM_TRUST,
     TWO_EDITS_FROM_LENGTH,
@@ -43,6 +45,10 @@ _ASKS_FOR_SERVICE = re.compile(
     r"|what (?:should|can|could|do|would) (?:i|we|you) use\b"
     r"|what to use\b)"
 )
+
+
+# The filler words long enough to recognise when mistyped (MIN_MISTYPED_FILLER_LENGTH).
+_LONG_FILLER_WORDS = tuple(sorted(w for w in STOPWORDS if len(w) >= MIN_MISTYPED_FILLER_LENGTH))
 
 
 def _deletion_forms(word: str) -> set[str]:
@@ -193,7 +199,11 @@ class Reader:
         self._scans = 0  # unknown words corrected by scanning, before the tables exist
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
-        content = [w for w in all_words if not is_filler(w) and w not in COMPARISON_WORDS]
+        content = [
+            w
+            for w in all_words
+            if not is_filler(w) and w not in COMPARISON_WORDS and not self._mistyped_filler(w)
+        ]
         reading = Reading(
             words=all_words,
             groups=[],
@@ -299,6 +309,18 @@ class Reader:
         for expansion, expansion_word in zip(expansions, expansion_words, strict=True):
             alternatives.append((expansion, SYNONYM_TRUST, expansion_word))
         return 1, alternatives
+
+    def _mistyped_filler(self, word: str) -> bool:
+        """Is `word`, unknown to the knowledge, a filler word with one typo ("servce" for
+        "service")? Then it is dropped like the filler word, not corrected to a knowledge word
+        that is as close ("serve")."""
+        index = self.index
+        if len(word) < MIN_MISTYPED_FILLER_LENGTH - 1 or word in index.known_words:
+            return False
+        if (word,) in index.synonyms or (stem(word),) in index.uncovered_phrases:
+            return False
+        found = process.extractOne(word, _LONG_FILLER_WORDS, scorer=OSA.distance, score_cutoff=1)
+        return found is not None
 
     def _correct(self, word: str) -> tuple[str, int] | None:
         """The closest known word and its edit distance, if the typo is a plausible one."""

@@ -15,6 +15,11 @@ from __future__ import annotations
 # Words shorter than this are never typo-corrected: short words have too many neighbours
 # one edit away ("iam" / "ram" / "sam"). Lower: more typos fixed, more wrong fixes.
 MIN_CORRECTABLE_LENGTH = 4
+# An unknown word one edit away from a filler word at least this long is that filler word
+# mistyped ("servce", "pleaes"), not a typo of a knowledge word ("serve"). Shorter filler
+# words have too many real words one edit away ("how" / "hsm"). Lower: more mistyped filler
+# dropped, and more real words taken for filler.
+MIN_MISTYPED_FILLER_LENGTH = 6
 # Two edits are allowed only from this length on ("sheild" needs one; "athentication" two).
 TWO_EDITS_FROM_LENGTH = 8
 # A weak comparison word ("or", "between", "against", "different") makes a comparison of
