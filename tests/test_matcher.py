@@ -371,6 +371,34 @@ def test_a_mistyped_filler_word_is_dropped_not_corrected_to_a_knowledge_word(wri
     assert reader.read(words("which service serves pages")).sequence == ["serv", "pag"]
 
 
+def test_a_summary_clause_pointing_to_another_topic_is_not_indexed_for_its_own(
+    write_knowledge,
+):
+    """ "For shell access without open ports see Zorblax Sessions" names the other topic's job:
+    indexed under the firewall topic it drew shell-access questions there."""
+    from bot.matcher.index import own_summary_clauses
+
+    pointer = "For shell access without open ports see Zorblax Sessions."
+    firewall_summary = f"Frobnicator rules filter packets on instances; {pointer}"
+    assert own_summary_clauses(firewall_summary) == (
+        "Frobnicator rules filter packets on instances;",
+    )
+    # Clauses about the topic itself stay, even with "see" or "instead" in them.
+    own = "Use it after an alert to see what happened, instead of reading raw logs."
+    assert own_summary_clauses(own) == (own,)
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("firewall", name="Frobnicator", summary=firewall_summary)
+            + topic_yaml("sessions", name="Zorblax Sessions", keywords=["browser terminal"]),
+        }
+    )
+    index = Matcher(load_knowledge(folder)).index
+    firewall = [t.id for t in index.topics].index("firewall")
+    assert firewall not in index.postings.get("shell", {})
+    assert firewall in index.postings["packet"]
+
+
 def test_responsible_and_response_are_different_words(matcher):
     """The stemmer cut "responsible" and "response" to one stem, so "who is responsible"
     read as half a question about incident response."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,14 +55,35 @@ def _with_pairs(stems: tuple[str, ...]) -> list[str]:
     return [*stems, *map(" ".join, pairwise(stems))]
 
 
+# A summary's clauses (sentences, or parts of one between semicolons)...
+_CLAUSE_END = re.compile(r"(?<=[.;])\s+")
+# ...that send the reader to another topic: "see AWS KMS", "see data-residency", "belong in
+# Secrets Manager", "use AWS Backup Vault Lock instead", "is covered by S3 access control".
+# Not "to see what happened" or "instead of SSH keys", which describe the topic itself.
+_POINTER = re.compile(
+    r"\bsee (?:the )?(?:[A-Z]|[a-z0-9]+-[a-z0-9-]+\b|iam\b)"
+    r"|\bbelongs? (?:in|to)\b"
+    r"|\binstead\s*[.;]?\s*$"
+    r"|\bcovered by\b"
+)
+
+
 def topic_field_texts(topic: Topic) -> dict[str, tuple[str, ...]]:
     return {
         "names": (topic.name, topic.id.replace("-", " "), *topic.aliases),
         "keywords": topic.keywords,
         "questions": topic.questions,
-        "summary": (topic.summary,),
+        "summary": own_summary_clauses(topic.summary),
         "facts": topic.facts,
     }
+
+
+def own_summary_clauses(summary: str) -> tuple[str, ...]:
+    """The summary without the clauses pointing to another topic ("for the keys themselves see
+    AWS KMS"): those are the other topic's words, and indexed here they drew its questions to
+    this one ("shell access without opening port 22" to security groups, whose summary sends
+    it to Session Manager). The reader still sees them in the answer."""
+    return tuple(c for c in _CLAUSE_END.split(summary) if not _POINTER.search(c))
 
 
 def area_field_texts(area: OutOfScopeArea) -> dict[str, tuple[str, ...]]:
