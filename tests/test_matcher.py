@@ -172,11 +172,11 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
     assert result.refusal_rate >= PUBLIC_FLOORS[1], misses
 
 
-# Sets C-K, written for the 66-topic knowledge from ids and names only: regression floors a
+# Sets C-L, written for the 66-topic knowledge from ids and names only: regression floors a
 # few points under their figures in the README (a floor is not a target; C-F are no longer
 # fully held out; G was scored twice and never tuned on; H nearly held out, see its header;
 # I was scored once, at the end of the evening; J's misses were studied after its first
-# score; K was scored once, on the final tree of 2026-12-01).
+# score; K and L were scored once, on the final tree of 2026-12-01).
 LATER_HELD_OUT_FLOORS = {
     "set-c.yaml": (0.92, 0.91),
     "set-d.yaml": (0.87, 0.91),
@@ -187,6 +187,7 @@ LATER_HELD_OUT_FLOORS = {
     "set-i.yaml": (0.93, 0.94),
     "set-j.yaml": (0.90, 0.92),
     "set-k.yaml": (0.92, 0.95),
+    "set-l.yaml": (0.93, 0.94),
 }
 
 
