@@ -348,6 +348,9 @@ def test_the_client_secret_and_team_tokens_never_reach_the_log(oauth_server, fak
     assert CLIENT_SECRET not in output
     assert team.bot_token not in output
     assert "xoxb-oauth-" not in output
+    # The one-time code is exchanged for the token: Bolt and slack_sdk log it at DEBUG.
+    assert "Handling an OAuth callback success" in output
+    assert team.code not in output
 
 
 # --- settings, admins, reports (no server) -----------------------------------------------------

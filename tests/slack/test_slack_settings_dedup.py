@@ -99,6 +99,23 @@ def test_secret_filter_scrubs_log_records(caplog: pytest.LogCaptureFixture) -> N
     assert record.getMessage() == "token [redacted] and ok"
 
 
+def test_secret_filter_scrubs_oauth_codes_in_each_form_they_are_logged() -> None:
+    """Bolt logs the redirect's query, slack_sdk the oauth.v2.access body, an access log the
+    redirect URL: the one-time code is scrubbed from each, and the rest of the line kept."""
+    code = "4724469134.4644010458.2b4c8a2e9d1f"
+    handler_filter = SecretFilter(())
+    for line, kept in (
+        (f"callback (request: {{'code': ['{code}'], 'state': ['s1']}})", "'state': ['s1']"),
+        (f"body_params: {{'client_id': '1.2', 'code': '{code}'}}", "'client_id': '1.2'"),
+        (f"GET /slack/oauth_redirect?code={code}&state=s1 HTTP/1.1", "&state=s1 HTTP/1.1"),
+    ):
+        record = logging.makeLogRecord({"msg": line, "levelno": logging.DEBUG})
+        assert handler_filter.filter(record)
+        assert code not in record.getMessage() and kept in record.getMessage()
+    plain = logging.makeLogRecord({"msg": "exit status 3, no secrets here"})
+    assert handler_filter.filter(plain) and plain.getMessage() == "exit status 3, no secrets here"
+
+
 def test_memory_dedup_claims_once_and_expires() -> None:
     now = [0.0]
     dedup = MemoryDeduplicator(ttl=10, clock=lambda: now[0])

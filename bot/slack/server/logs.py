@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from bot.config import Settings
 from bot.guard import RedactingLogFilter
 
+# An OAuth install's one-time code, as Bolt logs the redirect's query at DEBUG ("'code':
+# ['...']"), slack_sdk the oauth.v2.access request ("'code': '...'") and an access log the
+# redirect itself ("?code=...&state="). It is exchanged for the workspace's token, so until
+# then it is as good as one.
+_OAUTH_CODE = re.compile(r"""(\bcode=|['"]code['"]:\s*\[?\s*['"])[^&\s'"]+""")
+
 
 class SecretFilter(logging.Filter):
-    """Replaces secret values in log records, whoever logs them (Bolt, slack_sdk, us)."""
+    """Replaces secret values in log records, whoever logs them (Bolt, slack_sdk, us): ours,
+    and OAuth codes."""
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
         super().__init__()
         self.secrets = tuple(s for s in secrets if len(s) >= 8)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True  # a broken format string: logging reports it (RedactingLogFilter hides)
         cleaned = message
         for secret in self.secrets:
             cleaned = cleaned.replace(secret, "[redacted]")
+        if "code" in cleaned:
+            cleaned = _OAUTH_CODE.sub(r"\1[redacted]", cleaned)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
