@@ -295,6 +295,21 @@ class Matcher:
         # token_sort_ratio sorts the whitespace-split tokens; the same, once per question.
         query_sorted = " ".join(sorted(" ".join(reading.sequence).split()))
         naming = 1.0 / len(named) if named else 0.0
+        family: set[int] = set()
+        if reading.asks_for_service and named:
+            naming_stems = {
+                s
+                for g in reading.naming_groups
+                for stems, _ in reading.groups[g].alternatives[:1]
+                for s in stems
+            }
+            family = {
+                t
+                for phrase, ts in index.phrases.items()
+                if naming_stems.intersection(phrase)
+                for t in ts
+                if t < first_area
+            }
         candidates: list[Candidate] = []
         area_candidates: list[Candidate] = []
         evidence = self._evidence(shortlist + area_shortlist, reading, holdout)
@@ -308,7 +323,9 @@ class Matcher:
                 "prose_coverage": prose / total if total else 0.0,
                 "strength": 1.0 - math.exp(-score / index.max_idf) if index.max_idf else 0.0,
                 "named": named_value,
-                "named_object": named_value if reading.asks_for_service else 0.0,
+                "named_object": (named_value or (naming if topic in family else 0.0))
+                if reading.asks_for_service
+                else 0.0,
                 "paraphrase": self._paraphrase(query_sorted, topic, holdout),
                 # A question that is only a name ("macie?") is all about that name.
                 "rest_coverage": rest / rest_total if rest_total else 1.0,
