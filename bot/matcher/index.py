@@ -147,6 +147,9 @@ class TopicIndex:
     # first stem -> the lengths (2 or more) of the name and uncovered-service phrases starting
     # with it: the only runs of a question's words worth looking up as names
     phrase_lengths: dict[str, frozenset[int]] = field(default_factory=dict)
+    # stem -> the topics with a name or alias using it ("kms": kms, kms-key-policies): the
+    # topics a question asking for a service takes as its object along with the one it names
+    name_stem_topics: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @cached_property
     def question_terms(self) -> list[list[Counter[str]]]:
@@ -309,6 +312,11 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         if len(phrase) > 1:
             starting[phrase[0]].add(len(phrase))
     index.phrase_lengths = {first: frozenset(ns) for first, ns in starting.items()}
+    using: defaultdict[str, set[int]] = defaultdict(set)
+    for phrase, topics_named in index.phrases.items():
+        for name_stem in phrase:
+            using[name_stem].update(topics_named)
+    index.name_stem_topics = {s: frozenset(ts) for s, ts in using.items()}
     return index
 
 

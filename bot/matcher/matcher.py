@@ -295,6 +295,8 @@ class Matcher:
         # token_sort_ratio sorts the whitespace-split tokens; the same, once per question.
         query_sorted = " ".join(sorted(" ".join(reading.sequence).split()))
         naming = 1.0 / len(named) if named else 0.0
+        # Asking for a service ("which service records every KMS call?"), the named topic is
+        # the object, and so are its siblings named by the same words (KMS key policies).
         family: set[int] = set()
         if reading.asks_for_service and named:
             naming_stems = {
@@ -303,13 +305,8 @@ class Matcher:
                 for stems, _ in reading.groups[g].alternatives[:1]
                 for s in stems
             }
-            family = {
-                t
-                for phrase, ts in index.phrases.items()
-                if naming_stems.intersection(phrase)
-                for t in ts
-                if t < first_area
-            }
+            using = index.name_stem_topics
+            family = {t for s in naming_stems for t in using.get(s, ()) if t < first_area}
         candidates: list[Candidate] = []
         area_candidates: list[Candidate] = []
         evidence = self._evidence(shortlist + area_shortlist, reading, holdout)
