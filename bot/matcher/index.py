@@ -149,6 +149,7 @@ class TopicIndex:
     phrase_lengths: dict[str, frozenset[int]] = field(default_factory=dict)
     # stem -> the topics with a name or alias using it ("kms": kms, kms-key-policies): the
     # topics a question asking for a service takes as its object along with the one it names
+    # (areas have no names, so these are topics only)
     name_stem_topics: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @cached_property

@@ -297,7 +297,7 @@ class Matcher:
         naming = 1.0 / len(named) if named else 0.0
         # Asking for a service ("which service records every KMS call?"), the named topic is
         # the object, and so are its siblings named by the same words (KMS key policies).
-        family: set[int] = set()
+        objects: set[int] = set()
         if reading.asks_for_service and named:
             naming_stems = {
                 s
@@ -306,7 +306,7 @@ class Matcher:
                 for s in stems
             }
             using = index.name_stem_topics
-            family = {t for s in naming_stems for t in using.get(s, ()) if t < first_area}
+            objects = {*named, *(t for s in naming_stems for t in using.get(s, ()))}
         candidates: list[Candidate] = []
         area_candidates: list[Candidate] = []
         evidence = self._evidence(shortlist + area_shortlist, reading, holdout)
@@ -320,9 +320,7 @@ class Matcher:
                 "prose_coverage": prose / total if total else 0.0,
                 "strength": 1.0 - math.exp(-score / index.max_idf) if index.max_idf else 0.0,
                 "named": named_value,
-                "named_object": (named_value or (naming if topic in family else 0.0))
-                if reading.asks_for_service
-                else 0.0,
+                "named_object": naming if topic in objects else 0.0,
                 "paraphrase": self._paraphrase(query_sorted, topic, holdout),
                 # A question that is only a name ("macie?") is all about that name.
                 "rest_coverage": rest / rest_total if rest_total else 1.0,

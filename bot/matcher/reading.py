@@ -286,12 +286,7 @@ class Reader:
                 return 2, [((stem(joined),), 1.0, joined)]
         alternatives: list[tuple[tuple[str, ...], float, str | None]] = [((stem(word),), 1.0, word)]
         spelled = word
-        # An uncovered service's exact name ("amplify") is not a typo of a known word.
-        if (
-            word not in index.known_words
-            and (word,) not in index.synonyms
-            and (stem(word),) not in index.uncovered_phrases
-        ):
+        if self._unknown_as_typed(word):
             correction = self._correct(word)
             if correction:
                 spelled, distance = correction
@@ -310,14 +305,21 @@ class Reader:
             alternatives.append((expansion, SYNONYM_TRUST, expansion_word))
         return 1, alternatives
 
+    def _unknown_as_typed(self, word: str) -> bool:
+        """A word the knowledge does not know as typed, and so maybe a typo: not a known word,
+        not a synonym, and not an uncovered service's exact name ("amplify")."""
+        index = self.index
+        return (
+            word not in index.known_words
+            and (word,) not in index.synonyms
+            and (stem(word),) not in index.uncovered_phrases
+        )
+
     def _mistyped_filler(self, word: str) -> bool:
         """Is `word`, unknown to the knowledge, a filler word with one typo ("servce" for
         "service")? Then it is dropped like the filler word, not corrected to a knowledge word
         that is as close ("serve")."""
-        index = self.index
-        if len(word) < MIN_MISTYPED_FILLER_LENGTH - 1 or word in index.known_words:
-            return False
-        if (word,) in index.synonyms or (stem(word),) in index.uncovered_phrases:
+        if len(word) < MIN_MISTYPED_FILLER_LENGTH - 1 or not self._unknown_as_typed(word):
             return False
         found = process.extractOne(word, _LONG_FILLER_WORDS, scorer=OSA.distance, score_cutoff=1)
         return found is not None
