@@ -242,6 +242,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from bot.knowledge.review import knowledge_warnings, stale_topics
+    from bot.matcher.index import unread_texts
 
     path = resolve_knowledge_path(args.path)
     problems = check_knowledge(path)
@@ -251,7 +252,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
         return 1
     kb = AnswerService(path, reload_interval=None).knowledge
-    warnings = knowledge_warnings(kb)
+    warnings = sorted(knowledge_warnings(kb) + unread_texts(kb))
     for warning in warnings:
         print(warning)
     failed = bool(warnings) and args.strict

@@ -76,6 +76,27 @@ def test_check_strict_fails_on_warnings_and_stale(write_knowledge):
     assert awssec("check", str(folder), "--stale", "3000", "--strict").returncode == 0
 
 
+def test_check_warns_of_keywords_made_only_of_filler_words(write_knowledge):
+    """"us or aws" is every word filler: the matcher reads nothing from it, so check says so
+    (and --strict fails) instead of letting a writer think it draws questions."""
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml(
+                "split",
+                questions=QUESTIONS,
+                reviewed="2026-11-01",
+                keywords=["customer responsibility", "us or aws"],
+            )
+        }
+    )
+    relaxed = awssec("check", str(folder))
+    assert relaxed.returncode == 0
+    assert "topic 'split' keyword 'us or aws' is only filler words" in relaxed.stdout
+    assert "customer responsibility" not in relaxed.stdout
+    assert awssec("check", str(folder), "--strict").returncode == 1
+
+
 def test_bundled_knowledge_has_66_reviewed_topics_and_no_warnings():
     kb = load_knowledge()
     assert len(kb) == 66

@@ -21,6 +21,7 @@ from functools import cached_property
 from itertools import pairwise
 
 from bot.knowledge.model import KnowledgeBase, OutOfScopeArea, Topic
+from bot.knowledge.problems import Problem
 from bot.matcher.normalize import content_words, stem
 from bot.matcher.settings import (
     DEFAULT_B,
@@ -84,6 +85,30 @@ def own_summary_clauses(summary: str) -> tuple[str, ...]:
     this one ("shell access without opening port 22" to security groups, whose summary sends
     it to Session Manager). The reader still sees them in the answer."""
     return tuple(c for c in _CLAUSE_END.split(summary) if not _POINTER.search(c))
+
+
+def unread_texts(kb: KnowledgeBase) -> list[Problem]:
+    """Warnings for the names, aliases, keywords and example questions the index reads no
+    word from: every word is filler ("aws or us", "all features"), so they cannot draw a
+    question to their topic however well it matches them."""
+    warnings = []
+    for topic in kb.topics:
+        for field_name, texts in (
+            ("alias", topic.aliases),
+            ("keyword", topic.keywords),
+            ("example question", topic.questions),
+        ):
+            for text in texts:
+                if not content_words(text):
+                    warnings.append(
+                        Problem(
+                            topic.file,
+                            topic.line,
+                            f"warning: topic '{topic.id}' {field_name} '{text}' is only filler "
+                            "words: the matcher reads nothing from it",
+                        )
+                    )
+    return warnings
 
 
 def area_field_texts(area: OutOfScopeArea) -> dict[str, tuple[str, ...]]:
