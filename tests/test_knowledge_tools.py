@@ -77,7 +77,7 @@ def test_check_strict_fails_on_warnings_and_stale(write_knowledge):
 
 
 def test_check_warns_of_keywords_made_only_of_filler_words(write_knowledge):
-    """"us or aws" is every word filler: the matcher reads nothing from it, so check says so
+    """ "us or aws" is every word filler: the matcher reads nothing from it, so check says so
     (and --strict fails) instead of letting a writer think it draws questions."""
     folder = write_knowledge(
         {

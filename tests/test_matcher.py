@@ -162,6 +162,27 @@ def test_matching_comes_from_the_knowledge_synonyms_and_typos(write_knowledge):
     assert matcher.match("what's the weather").topics == ()
 
 
+def test_a_synonym_of_filler_words_is_read_as_typed(write_knowledge):
+    """Every word of "us or aws" is filler, dropped before synonyms are looked up; a synonym
+    made of such words is looked for in the words as typed, and read as its phrase."""
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("split", name="Duty Split", keywords=["whose responsibility"])
+            + topic_yaml("other", name="Frobnicator", keywords=["spins turbines"]),
+            "s.yaml": "synonyms:\n  us or aws: [responsibility]\n",
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+    reading = matcher.reader.read(words("patching: is that on us or aws?"))
+    assert ("us or aws", (("responsib",),)) in reading.expanded
+    assert "responsib" in reading.sequence
+    # Only the whole phrase, in order: "us" and "aws" apart are filler as before.
+    assert "responsib" not in matcher.reader.read(words("aws told us or else")).sequence
+    answer = matcher.match("is patching on us or aws")
+    assert [*answer.topic_ids, *answer.suggestion_ids][:1] == ["split"]
+
+
 def test_public_evaluation_set_meets_the_floors(kb, matcher):
     questions = load_questions(REPO / "tests" / "questions.yaml", kb)
     assert len(questions) >= 200

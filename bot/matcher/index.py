@@ -22,7 +22,8 @@ from itertools import pairwise
 
 from bot.knowledge.model import KnowledgeBase, OutOfScopeArea, Topic
 from bot.knowledge.problems import Problem
-from bot.matcher.normalize import content_words, stem
+from bot.matcher.normalize import content_words, is_filler, stem
+from bot.matcher.normalize import words as normalize_words
 from bot.matcher.settings import (
     DEFAULT_B,
     DEFAULT_FIELD_WEIGHTS,
@@ -146,6 +147,8 @@ class TopicIndex:
     # expansion (None for longer ones)
     synonyms: dict[tuple[str, ...], list[tuple[str, ...]]]
     synonym_words: dict[tuple[str, ...], list[str | None]]
+    # synonyms with filler words in them ("us or aws"), as typed -> the words they are read as
+    typed_phrases: dict[tuple[str, ...], tuple[str, ...]]
     # known surface words by length, for typo correction
     vocabulary_by_length: dict[int, list[str]]
     known_words: frozenset[str]
@@ -282,9 +285,16 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
 
     synonyms: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
     synonym_words: dict[tuple[str, ...], list[str | None]] = {}
+    typed_phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
     for term, expansions in kb.synonyms.items():
-        words = tuple(content_words(term)) or tuple(term.split())
         read = [content_words(e) for e in expansions]
+        all_words = tuple(normalize_words(term))
+        if any(is_filler(w) for w in all_words):
+            # "us or aws": its filler words are the meaning, so it is looked for in the words
+            # as typed, before filler is dropped, and read as its first expansion's words.
+            typed_phrases[all_words] = next((tuple(r) for r in read if r), ())
+            continue
+        words = all_words or tuple(term.split())
         synonyms[words] = [tuple(map(stem, r)) for r in read if r]
         # The word a one-word expansion reads ("cert" -> "certificate"), as for a typed word.
         synonym_words[words] = [r[0] if len(r) == 1 else None for r in read if r]
@@ -311,6 +321,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         longest_phrase=max((len(p) for p in phrases), default=1),
         synonyms=synonyms,
         synonym_words=synonym_words,
+        typed_phrases=typed_phrases,
         vocabulary_by_length=dict(by_length),
         known_words=frozenset(surface),
         name_words=frozenset(name_words),

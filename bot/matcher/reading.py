@@ -193,12 +193,18 @@ class Reader:
         self._corrections: dict[str, tuple[str, int] | None] = {}
         # first words of the multi-word synonyms: the only words worth a synonym phrase lookup
         self._synonym_starts = frozenset(term[0] for term in index.synonyms if len(term) > 1)
+        # first word of each typed phrase -> the phrases' lengths, longest first
+        lengths: dict[str, set[int]] = {}
+        for phrase in index.typed_phrases:
+            lengths.setdefault(phrase[0], set()).add(len(phrase))
+        self._typed_lengths = {w: sorted(ns, reverse=True) for w, ns in lengths.items()}
         # built after SCANS_BEFORE_TYPO_TABLES unknown words (~70 ms for the bundled
         # knowledge), not with the index: a one-shot `awssec ask` never needs them
         self._typos: TypoTables | None = None
         self._scans = 0  # unknown words corrected by scanning, before the tables exist
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
+        all_words, rewritten = self._read_typed_phrases(all_words)
         content = [
             w
             for w in all_words
@@ -212,6 +218,7 @@ class Reader:
             asks_for_service=bool(_ASKS_FOR_SERVICE.search(" ".join(all_words))),
             comparison=any(w in STRONG_COMPARISON_WORDS for w in all_words),
         )
+        reading.expanded.extend(rewritten)
         self._read_groups(content, reading, holdout)
         reading.named = self._named(reading, holdout)
         if not reading.comparison and any(w in WEAK_COMPARISON_WORDS for w in all_words):
@@ -221,6 +228,30 @@ class Reader:
                 words_read > 0 and naming / words_read >= WEAK_COMPARISON_MIN_NAMING_SHARE
             )
         return reading
+
+    def _read_typed_phrases(
+        self, all_words: list[str]
+    ) -> tuple[list[str], list[tuple[str, tuple[tuple[str, ...], ...]]]]:
+        """The words with each synonym phrase made of filler words ("us or aws") replaced by
+        the words it is read as, and what was replaced (for `--explain`)."""
+        if self._typed_lengths.keys().isdisjoint(all_words):
+            return all_words, []
+        phrases = self.index.typed_phrases
+        rewritten: list[str] = []
+        replaced: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
+        i = 0
+        while i < len(all_words):
+            for n in self._typed_lengths.get(all_words[i], ()):
+                phrase = tuple(all_words[i : i + n])
+                if phrase in phrases:
+                    rewritten.extend(phrases[phrase])
+                    replaced.append((" ".join(phrase), (tuple(map(stem, phrases[phrase])),)))
+                    i += n
+                    break
+            else:
+                rewritten.append(all_words[i])
+                i += 1
+        return rewritten, replaced
 
     # -- words to weighted groups of alternatives ------------------------------------------
 
