@@ -169,6 +169,21 @@ def test_did_you_mean_holds_the_right_topic_when_the_bot_does_not_answer(kb, mat
     assert hits / unanswered >= 0.85
 
 
+def test_the_threshold_is_the_middle_of_the_best_run():
+    """Every threshold over 0.3 and up to 0.62 answers the in-scope questions (0.62, 0.9) and
+    refuses the out-of-scope ones (0.3, 0.1) alike: the middle of that run is chosen, not
+    its edge next to answering the 0.3 one."""
+    np = pytest.importorskip("numpy")
+    from bot.matcher.fit import choose_threshold
+
+    probability = np.array([0.9, 0.62, 0.3, 0.1])
+    right = np.array([1.0, 1.0, 0.0, 0.0])
+    in_scope = np.array([True, True, False, False])
+    threshold, balanced = choose_threshold(probability, right, in_scope)
+    assert balanced == 1.0
+    assert 0.44 <= threshold <= 0.47
+
+
 def test_fit_learns_a_working_model_from_a_small_knowledge(write_knowledge):
     pytest.importorskip("numpy")
     from bot.matcher.fit import fit
