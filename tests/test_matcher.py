@@ -142,16 +142,18 @@ def test_a_tie_offers_both_topics(write_knowledge):
     assert "gamma" not in offered and "delta" not in offered
 
 
-def test_matching_comes_from_the_knowledge_synonyms_and_typos(write_knowledge):
+def _matcher_beside_a_frobnicator(write_knowledge, topic: str, synonym: str) -> Matcher:
+    """A matcher over `topic` (YAML), an unrelated Frobnicator topic and one synonym line."""
+    other = topic_yaml("other", name="Frobnicator", keywords=["spins turbines"])
     folder = write_knowledge(
-        {
-            "t.yaml": "topics:\n"
-            + topic_yaml("vault", name="Zorblax Vault", keywords=["stores passwords"])
-            + topic_yaml("other", name="Frobnicator", keywords=["spins turbines"]),
-            "s.yaml": "synonyms:\n  pw: [passwords]\n",
-        }
+        {"t.yaml": "topics:\n" + topic + other, "s.yaml": f"synonyms:\n  {synonym}\n"}
     )
-    matcher = Matcher(load_knowledge(folder))
+    return Matcher(load_knowledge(folder))
+
+
+def test_matching_comes_from_the_knowledge_synonyms_and_typos(write_knowledge):
+    vault = topic_yaml("vault", name="Zorblax Vault", keywords=["stores passwords"])
+    matcher = _matcher_beside_a_frobnicator(write_knowledge, vault, "pw: [passwords]")
     assert matcher.match("zorblax vault").topic_ids == ["vault"]
     assert matcher.match("zorblx vault").topic_ids == ["vault"]  # typo corrected
     by_synonym = matcher.match("where are pw stored")  # "pw" only means something expanded
@@ -165,15 +167,8 @@ def test_matching_comes_from_the_knowledge_synonyms_and_typos(write_knowledge):
 def test_a_synonym_of_filler_words_is_read_as_typed(write_knowledge):
     """Every word of "us or aws" is filler, dropped before synonyms are looked up; a synonym
     made of such words is looked for in the words as typed, and read as its phrase."""
-    folder = write_knowledge(
-        {
-            "t.yaml": "topics:\n"
-            + topic_yaml("split", name="Duty Split", keywords=["whose responsibility"])
-            + topic_yaml("other", name="Frobnicator", keywords=["spins turbines"]),
-            "s.yaml": "synonyms:\n  us or aws: [responsibility]\n",
-        }
-    )
-    matcher = Matcher(load_knowledge(folder))
+    split = topic_yaml("split", name="Duty Split", keywords=["whose responsibility"])
+    matcher = _matcher_beside_a_frobnicator(write_knowledge, split, "us or aws: [responsibility]")
     reading = matcher.reader.read(words("patching: is that on us or aws?"))
     assert ("us or aws", (("responsib",),)) in reading.expanded
     assert "responsib" in reading.sequence
