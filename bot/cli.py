@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         "--sweep", action="store_true", help="accuracy and refusal across thresholds"
     )
     evaluate.add_argument(
+        "--figures-only",
+        action="store_true",
+        help="print the figures, not the missed questions (to score a held-out set without "
+        "reading its misses, which would make it a development set)",
+    )
+    evaluate.add_argument(
         "--cross-validate",
         action="store_true",
         help="score the knowledge's own example questions, each left out in turn "
@@ -318,7 +324,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CliError(str(exc), status=1) from exc
         result = evaluate(service.matcher_for(), questions)
-        for line in result.report_lines():
+        for line in result.figure_lines() if args.figures_only else result.report_lines():
             print(line)
     else:
         raise CliError("give a question file, or --cross-validate")

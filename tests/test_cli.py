@@ -116,6 +116,11 @@ def test_eval_reports_accuracy_and_fails_below_the_floor(tmp_path):
     failed = awssec("eval", str(hard), "--min-accuracy", "0.95")
     assert failed.returncode == 1
     assert "MISS 'what is the weather': expected macie, got (no topic)" in failed.stdout
+    # Scoring a held-out set without reading its misses: the figures, and no question.
+    quiet = awssec("eval", str(hard), "--figures-only", "--min-accuracy", "0.95")
+    assert quiet.returncode == 1
+    assert "in-scope top-1 accuracy: 0.0% (0/1)" in quiet.stdout
+    assert "MISS" not in quiet.stdout and "weather" not in quiet.stdout
 
 
 @pytest.mark.parametrize(
