@@ -89,9 +89,9 @@ def own_summary_clauses(summary: str) -> tuple[str, ...]:
 
 
 def unread_texts(kb: KnowledgeBase) -> list[Problem]:
-    """Warnings for the names, aliases, keywords and example questions the index reads no
-    word from: every word is filler ("aws or us", "all features"), so they cannot draw a
-    question to their topic however well it matches them."""
+    """Warnings for the aliases, keywords and example questions the index reads no word
+    from: every word is filler ("aws or us", "all features"), so they cannot draw a question
+    to their topic however well it matches them."""
     warnings = []
     for topic in kb.topics:
         for field_name, texts in (
