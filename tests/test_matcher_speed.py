@@ -20,9 +20,10 @@ from rapidfuzz.distance import OSA
 
 from bot.knowledge import load_knowledge
 from bot.matcher import Matcher, normalize
-from bot.matcher.index import stems_of
+from bot.matcher.index import _field_terms, stems_of, topic_field_texts
 from bot.matcher.normalize import words
 from bot.matcher.reading import Holdout, nearest_by_scan
+from bot.matcher.settings import PAIR_FIELDS
 from tests.conftest import REPO, topic_yaml
 
 
@@ -105,6 +106,38 @@ def test_tokeniser_shortcuts_change_nothing() -> None:
     texts += ["x" * 3990 + "<@U1> " + "abc " * 500, "é" * 999 + "İabc", "a" * 5000]
     for text in texts:
         assert words(text) == _words_by_definition(text), text
+    # Many texts read in one pass: each one's words, then the line end, whatever markup
+    # they hold (none spans from one text into the next).
+    short = [t for t in texts if len(t) <= normalize.MAX_QUESTION_CHARS]
+    for start in range(0, len(short), 50):
+        batch = short[start : start + 50]
+        expected = [w for text in batch for w in (*words(text), normalize.LINE_END)]
+        assert normalize.lines_words(batch) == expected
+
+
+def test_a_field_read_in_one_pass_gives_each_texts_own_words_and_terms(
+    matcher: Matcher,
+) -> None:
+    """Keywords, summaries and facts are read a whole field at a time: the same words, and
+    the same terms (stems, and pairs within each text, never across two), as reading each
+    text on its own."""
+    fields = 0
+    for topic in matcher.index.topics:
+        texts_by_field = topic_field_texts(topic)
+        for name in ("keywords", "summary", "facts"):
+            texts = texts_by_field[name]
+            one_pass_words, one_pass_terms = _field_terms(texts, pairs=name in PAIR_FIELDS)
+            each_words = [w for text in texts for w in normalize.content_words(text)]
+            each_terms: list[str] = []
+            for text in texts:
+                stems = stems_of(text)
+                each_terms += stems
+                if name in PAIR_FIELDS:
+                    each_terms += [f"{a} {b}" for a, b in itertools.pairwise(stems)]
+            assert one_pass_words == each_words, (topic.id, name)
+            assert Counter(one_pass_terms) == Counter(each_terms), (topic.id, name)
+            fields += 1
+    assert fields == 3 * len(matcher.index.topics)
 
 
 def test_index_build_leaves_the_garbage_collector_as_it_was() -> None:

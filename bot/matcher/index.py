@@ -22,7 +22,7 @@ from itertools import pairwise
 
 from bot.knowledge.model import KnowledgeBase, OutOfScopeArea, Topic
 from bot.knowledge.problems import Problem
-from bot.matcher.normalize import content_words, is_filler, stem
+from bot.matcher.normalize import LINE_END, STOPWORDS, content_words, is_filler, lines_words, stem
 from bot.matcher.normalize import words as normalize_words
 from bot.matcher.settings import (
     DEFAULT_B,
@@ -254,11 +254,18 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         topic_texts: list[str] = []
         question_texts.append(topic_texts)
         for name, texts in texts_by_field.items():
-            # All of a field's terms in one list, counted once (in C): the same counts, in
-            # the same first-seen order, as adding up one Counter per text.
-            field_terms: list[str] = []
-            field_words: list[str] = []
             pairs = name in PAIR_FIELDS
+            if name not in ("names", "questions"):
+                # Nothing is kept per text: the whole field is read in one pass.
+                field_words, field_terms = _field_terms(texts, pairs)
+                surface.update(field_words)
+                counts[name] = Counter(field_terms)
+                lengths[name] = len(field_terms)
+                continue
+            # All of a field's terms in one list, counted once (in C): the same counts as
+            # adding up one Counter per text.
+            field_terms = []
+            field_words = []
             for text in texts:
                 # Each text is tokenised once; its words, stems and terms serve every use.
                 text_words = content_words(text)
@@ -355,6 +362,20 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
             using[name_stem].update(topics_named)
     index.name_stem_topics = {s: frozenset(ts) for s, ts in using.items()}
     return index
+
+
+def _field_terms(texts: tuple[str, ...], pairs: bool) -> tuple[list[str], list[str]]:
+    """A field's words (filler dropped) and its terms: their stems and, with `pairs`, the
+    pairs of adjacent stems within each text: what reading each text on its own gives."""
+    content = [w for w in lines_words(texts) if w not in STOPWORDS]
+    field_words = [w for w in content if w != LINE_END]
+    terms = list(map(stem, field_words))
+    if pairs:
+        # A text's last stem and the next text's first are not a pair: LINE_END between
+        # them (stem leaves it as it is) marks the pair to drop.
+        joined = map(" ".join, pairwise(map(stem, content)))
+        terms += [pair for pair in joined if LINE_END not in pair]
+    return field_words, terms
 
 
 def _name_forms(word: str) -> tuple[str, ...]:
