@@ -344,6 +344,30 @@ def test_a_question_closer_to_an_out_of_scope_area_is_refused(write_knowledge):
     assert matcher.match("how often should we rotate passwords").topic_ids == ["vault"]
 
 
+def test_a_comparison_closer_to_an_out_of_scope_area_is_refused(write_knowledge):
+    """A question comparing two named topics is answered as a comparison, unless it reads
+    more like an out-of-scope area: then both names are only the words it shares with them."""
+    topics = (
+        "topics:\n"
+        + topic_yaml("vault", name="Vault", aliases=["vault"], keywords=["stores passwords"])
+        + topic_yaml("gate", name="Gate", aliases=["gate"], keywords=["blocks traffic"])
+    )
+    area = (
+        "out_of_scope:\n"
+        "  - name: Gardening sheds\n"
+        "    questions:\n"
+        "      - garden shed vault and gate hinges rusting\n"
+        "      - which paint for the garden shed gate\n"
+        "      - shed vault roof felt replacement in the garden\n"
+    )
+    folder = write_knowledge({"t.yaml": topics, "o.yaml": area})
+    matcher = Matcher(load_knowledge(folder))
+    assert matcher.match("vault vs gate").kind is AnswerKind.COMPARISON
+    refused = matcher.explain("garden shed vault vs gate hinges")
+    assert refused.answer.kind is AnswerKind.NO_MATCH
+    assert "out-of-scope area, 'Gardening sheds'" in refused.reason
+
+
 def test_a_word_sharing_a_stem_with_a_one_word_name_does_not_name_it(write_knowledge):
     """The stemmer merges "signer" and "sign": "how do I sign in" must not name a topic
     called Signer, while the name itself, its plural, and a typo of it still do."""
@@ -369,6 +393,48 @@ def test_a_word_sharing_a_stem_with_a_one_word_name_does_not_name_it(write_knowl
     # A synonym's expansion is read the same way.
     assert named("autograph the release") == []
     assert named("sgnr for lambdas") == ["signer"]
+
+
+def test_two_known_words_run_together_are_read_apart(write_knowledge):
+    """ "SessionManager" pasted from an error message is read as "session manager" when the
+    knowledge uses the two words side by side; a word that only happens to split into two
+    known words the knowledge never puts together stays one (unknown) word."""
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("session", name="Session Manager", keywords=["port forwarding"])
+            + topic_yaml("other", name="Frobnicator", keywords=["forwarding manager rules"]),
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+    reading = matcher.reader.read(words("SessionManagerPlugin is missing, SessionManager docs?"))
+    assert reading.split == [("sessionmanager", "session manager")]
+    assert [matcher.index.topics[t].id for t in reading.named] == ["session"]
+    assert matcher.match("SessionManager on my laptop").topic_ids == ["session"]
+    # "manager" and "forwarding" are both known, but never side by side in that order.
+    assert matcher.reader.read(words("managerforwarding")).split == []
+
+
+def test_a_word_inside_a_longer_name_names_only_that_name(write_knowledge):
+    """ "detective controls" is a Tower name: its "detective" does not also name a topic
+    called Detective; a "vs" between the words breaks the longer name, so both are named."""
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("detective", name="Detective", aliases=["detective"])
+            + topic_yaml("tower", name="Tower", aliases=["tower", "detective controls"]),
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+
+    def named(question: str) -> set[str]:
+        reading = matcher.reader.read(words(question))
+        return {matcher.index.topics[t].id for t in reading.named}
+
+    assert named("which detective controls come with it") == {"tower"}
+    assert named("is detective worth turning on") == {"detective"}
+    assert named("detective vs controls in tower") == {"detective", "tower"}
+    assert named("detective or tower") == {"detective", "tower"}
 
 
 def test_a_mistyped_filler_word_is_dropped_not_corrected_to_a_knowledge_word(write_knowledge):
@@ -468,3 +534,10 @@ def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):
     answer = matcher.match(question)
     assert answer.kind is not AnswerKind.COMPARISON
     assert matcher.match("guardduty or inspector for finding cves?").kind is AnswerKind.COMPARISON
+    # An "or" between two names of one topic compares nothing, however much of the question
+    # the names are: the alarm is the question.
+    between_one_topic = matcher.match(
+        "alarm on security group or network acl changes in cloudtrail"
+    )
+    assert between_one_topic.kind is AnswerKind.TOPIC
+    assert between_one_topic.topic_ids == ["cloudwatch-security-alarms"]

@@ -561,7 +561,10 @@ class Matcher:
         confidence = round(ranking.probability, 3)
         threshold = self.model.threshold
 
-        if ranking.reading.comparison:
+        # A comparison of named topics is answered whatever the threshold (the two share the
+        # probability), unless the question reads more like an out-of-scope area: a question
+        # about Google Cloud's IAM and org policies names IAM and SCPs, and is not about them.
+        if ranking.reading.comparison and not ranking.closer_to_area:
             # Every topic the question names is a candidate (naming puts it on the shortlist).
             compared = [c for c in candidates if c.topic in ranking.reading.named]
             if len(compared) >= 2:
@@ -634,6 +637,8 @@ def explanation_lines(explanation: Explanation) -> list[str]:
             lines.append(f"  typo corrected: {typed} -> {fixed}")
         for split, joined in reading.joined:
             lines.append(f"  joined: {split} -> {joined}")
+        for typed, parts in reading.split:
+            lines.append(f"  split: {typed} -> {parts}")
         for term, expansions in reading.expanded:
             lines.append(f"  synonym: {term} -> " + "; ".join(" ".join(e) for e in expansions))
         if reading.unknown:

@@ -30,6 +30,7 @@ from bot.matcher.settings import (
     MAX_CACHED_CORRECTIONS,
     MIN_CORRECTABLE_LENGTH,
     MIN_MISTYPED_FILLER_LENGTH,
+    MIN_SPLIT_PART_LENGTH,
     SCANS_BEFORE_TYPO_TABLES,
     SYNONYM_TRUST,
     TWO_EDITS_FROM_LENGTH,
@@ -152,6 +153,7 @@ class Reading:
     comparison: bool
     corrections: list[tuple[str, str]] = field(default_factory=list)  # typed -> corrected
     joined: list[tuple[str, str]] = field(default_factory=list)  # "guard duty" -> guardduty
+    split: list[tuple[str, str]] = field(default_factory=list)  # sessionmanager -> session manager
     # via synonyms: (the term as typed, the stemmed phrases it stands for)
     expanded: list[tuple[str, tuple[tuple[str, ...], ...]]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # words the knowledge never saw
@@ -159,6 +161,15 @@ class Reading:
     naming_groups: set[int] = field(default_factory=set)
     # how many of `groups` are the question's words (the adjacent-pair groups follow them)
     word_groups: int = 0
+    # per word group, the slice of `sequence` its primary reading fills
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    # positions in `sequence` a comparison word ("vs", "or") came before: no name spans one
+    # ("acm vs private ca" is not the alias "acm private ca")
+    breaks: set[int] = field(default_factory=set)
+    # ...the ones after a weak comparison word ("or", "between")
+    weak_breaks: set[int] = field(default_factory=set)
+    # each naming: the slice of `sequence` that names, and the topic it names
+    name_spans: list[tuple[int, int, int]] = field(default_factory=list)
     # it names an AWS service the knowledge has no topic for ("step functions"; knowledge
     # `services:`), matched exactly on a reading of its words (after typo fixing)
     names_uncovered: bool = False
@@ -185,6 +196,23 @@ class Reading:
         return self.known_weight + unknown_idf * sum(1 for g in self.groups if g.weight is None)
 
 
+def _names_differ_across(reading: Reading) -> bool:
+    """May some weak comparison word ("or", "between") compare what stands on its two sides?
+    Not when one side names only topics the other names too: "secrets manager or parameter
+    store" compares, "a security group or nacl change alarm from cloudtrail" names security
+    groups on both sides. A side naming nothing, against one topic on the other, may stand
+    for a thread's topic ("how is that different from X"); against several, the question
+    is about those ("can IAM users sign in to GovCloud or not")."""
+    for at in reading.weak_breaks:
+        before = {topic for _, end, topic in reading.name_spans if end <= at}
+        after = {topic for start, _, topic in reading.name_spans if start >= at}
+        if before - after and after - before:
+            return True
+        if len(before) + len(after) == 1:
+            return True
+    return False
+
+
 class Reader:
     """Reads questions against one index; caches typo corrections (bounded)."""
 
@@ -205,11 +233,16 @@ class Reader:
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
         all_words, rewritten = self._read_typed_phrases(all_words)
-        content = [
-            w
-            for w in all_words
-            if not is_filler(w) and w not in COMPARISON_WORDS and not self._mistyped_filler(w)
-        ]
+        content: list[str] = []
+        after_comparison: set[int] = set()  # content words that follow a "vs", "or"...
+        after_weak: set[int] = set()  # ...and those that follow an "or", "between"...
+        for w in all_words:
+            if w in COMPARISON_WORDS:
+                after_comparison.add(len(content))
+                if w in WEAK_COMPARISON_WORDS:
+                    after_weak.add(len(content))
+            elif not is_filler(w) and not self._mistyped_filler(w):
+                content.append(w)
         reading = Reading(
             words=all_words,
             groups=[],
@@ -219,13 +252,15 @@ class Reader:
             comparison=any(w in STRONG_COMPARISON_WORDS for w in all_words),
         )
         reading.expanded.extend(rewritten)
-        self._read_groups(content, reading, holdout)
+        self._read_groups(content, after_comparison, after_weak, reading, holdout)
         reading.named = self._named(reading, holdout)
-        if not reading.comparison and any(w in WEAK_COMPARISON_WORDS for w in all_words):
+        if not reading.comparison and after_weak:
             words_read = reading.word_groups
             naming = sum(1 for g in reading.naming_groups if g < words_read)
             reading.comparison = (
-                words_read > 0 and naming / words_read >= WEAK_COMPARISON_MIN_NAMING_SHARE
+                words_read > 0
+                and naming / words_read >= WEAK_COMPARISON_MIN_NAMING_SHARE
+                and _names_differ_across(reading)
             )
         return reading
 
@@ -255,17 +290,29 @@ class Reader:
 
     # -- words to weighted groups of alternatives ------------------------------------------
 
-    def _read_groups(self, content: list[str], reading: Reading, holdout: Holdout | None) -> None:
+    def _read_groups(
+        self,
+        content: list[str],
+        after_comparison: set[int],
+        after_weak: set[int],
+        reading: Reading,
+        holdout: Holdout | None,
+    ) -> None:
         index = self.index
         seen: set[tuple] = set()
         i = 0
         while i < len(content):
+            if i in after_comparison:
+                reading.breaks.add(len(reading.sequence))
+            if i in after_weak:
+                reading.weak_breaks.add(len(reading.sequence))
             consumed, spelled_alternatives = self._alternatives(content, i, reading)
             alternatives = [(stems, trust) for stems, trust, _ in spelled_alternatives]
             spellings = [spelled for _, _, spelled in spelled_alternatives]
             i += consumed
             key = tuple(alternatives)
             primary = alternatives[0][0]
+            start = len(reading.sequence)
             reading.sequence.extend(primary)
             if key in seen:
                 continue
@@ -282,6 +329,7 @@ class Reader:
             if weight is None:
                 reading.unknown.append(" ".join(content[i - consumed : i]))
             reading.groups.append(Group(alternatives, weight, spellings))
+            reading.spans.append((start, len(reading.sequence)))
         reading.word_groups = len(reading.groups)
         df = index.document_frequency
         for first, second in pairwise(reading.sequence):
@@ -315,9 +363,14 @@ class Reader:
             if stem(joined) in index.idf and as_typed not in index.phrases:
                 reading.joined.append((f"{word} {content[i + 1]}", joined))
                 return 2, [((stem(joined),), 1.0, joined)]
+        unknown = self._unknown_as_typed(word)
+        if unknown and (parts := self._split_words(word)):
+            # ...and run them together: "SessionManager" pasted from an error message.
+            reading.split.append((word, " ".join(parts)))
+            return 1, [(tuple(map(stem, parts)), 1.0, None)]
         alternatives: list[tuple[tuple[str, ...], float, str | None]] = [((stem(word),), 1.0, word)]
         spelled = word
-        if self._unknown_as_typed(word):
+        if unknown:
             correction = self._correct(word)
             if correction:
                 spelled, distance = correction
@@ -345,6 +398,18 @@ class Reader:
             and (word,) not in index.synonyms
             and (stem(word),) not in index.uncovered_phrases
         )
+
+    def _split_words(self, word: str) -> tuple[str, str] | None:
+        """`word` as two known words whose stems the knowledge uses side by side (a name,
+        or an adjacent pair of a name, keyword or example question): "sessionmanager" is
+        "session manager", "securitygroup" "security group"."""
+        index = self.index
+        known, df = index.known_words, index.document_frequency
+        for cut in range(MIN_SPLIT_PART_LENGTH, len(word) - MIN_SPLIT_PART_LENGTH + 1):
+            first, second = word[:cut], word[cut:]
+            if first in known and second in known and pair_term(stem(first), stem(second)) in df:
+                return first, second
+        return None
 
     def _mistyped_filler(self, word: str) -> bool:
         """Is `word`, unknown to the knowledge, a filler word with one typo ("servce" for
@@ -416,40 +481,56 @@ class Reader:
         """Topics whose name or alias the question uses, with the first position."""
         phrases = self.index.phrases
         left_out = holdout.topic if holdout and holdout.question is None else None
-        named: dict[int, int] = {}
-        name_stems: set[str] = set()
-        # Any reading of a single thing said (a typo fix, a synonym) may name a topic...
-        uncovered = self.index.uncovered_phrases
-        one_word_names = self.index.one_word_names
-        for position, group in enumerate(reading.groups):
-            for (stems, _), spelled in zip(group.alternatives, group.spellings, strict=True):
-                forms = one_word_names.get(stems[0]) if len(stems) == 1 else None
-                if forms is not None and spelled is not None and spelled not in forms:
-                    continue  # same stem, another word: "sign" does not name AWS Signer
-                for topic in phrases.get(stems, ()):
-                    if topic != left_out:
-                        named.setdefault(topic, position)
-                        reading.naming_groups.add(position)
-                if stems in uncovered:
-                    reading.names_uncovered = True
-        # ...and so may a run of words in their best reading ("aws secrets manager").
-        # Longest runs first, then left to right; only runs whose first stem starts a phrase
-        # of that length are looked up.
+        # Runs of words in their best reading that are a name ("aws secrets manager"):
+        # longest first, then left to right; only runs whose first stem starts a phrase of
+        # that length are looked up.
         sequence = reading.sequence
         longest = min(self.index.longest_phrase, len(sequence))
         phrase_lengths = self.index.phrase_lengths
+        breaks = reading.breaks
         runs = sorted(
             (-n, start)
             for start, first in enumerate(sequence)
             for n in phrase_lengths.get(first, ())
-            if n <= longest and start + n <= len(sequence)
+            if n <= longest
+            and start + n <= len(sequence)
+            and not any(start < b < start + n for b in breaks)
         )
+        named_runs = []
+        in_named_run: set[int] = set()  # positions in `sequence` inside a name of 2+ words
         for minus_n, start in runs:
             phrase = tuple(sequence[start : start - minus_n])
-            for topic in phrases.get(phrase, ()):
-                if topic != left_out:
-                    named.setdefault(topic, start)
-                    name_stems.update(phrase)
+            topics = [t for t in phrases.get(phrase, ()) if t != left_out]
+            named_runs.append((start, phrase, topics))
+            if topics:
+                in_named_run.update(range(start, start - minus_n))
+        named: dict[int, int] = {}
+        name_stems: set[str] = set()
+        # Any reading of a single thing said (a typo fix, a synonym) may name a topic, unless
+        # the word is part of a longer name: "detective" in "detective controls" (a Control
+        # Tower term) does not name Amazon Detective, nor "iam" in "iam identity center" IAM.
+        uncovered = self.index.uncovered_phrases
+        one_word_names = self.index.one_word_names
+        for position, group in enumerate(reading.groups):
+            start, end = reading.spans[position] if position < len(reading.spans) else (0, 0)
+            inside_longer_name = start < end and all(p in in_named_run for p in range(start, end))
+            for (stems, _), spelled in zip(group.alternatives, group.spellings, strict=True):
+                forms = one_word_names.get(stems[0]) if len(stems) == 1 else None
+                if forms is not None and spelled is not None and spelled not in forms:
+                    continue  # same stem, another word: "sign" does not name AWS Signer
+                if not inside_longer_name:
+                    for topic in phrases.get(stems, ()):
+                        if topic != left_out:
+                            named.setdefault(topic, position)
+                            reading.naming_groups.add(position)
+                            reading.name_spans.append((start, end, topic))
+                if stems in uncovered:
+                    reading.names_uncovered = True
+        for start, phrase, topics in named_runs:
+            for topic in topics:
+                named.setdefault(topic, start)
+                name_stems.update(phrase)
+                reading.name_spans.append((start, start + len(phrase), topic))
             if phrase in uncovered:
                 reading.names_uncovered = True
         for position, group in enumerate(reading.groups):

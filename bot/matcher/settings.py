@@ -15,6 +15,9 @@ from __future__ import annotations
 # Words shorter than this are never typo-corrected: short words have too many neighbours
 # one edit away ("iam" / "ram" / "sam"). Lower: more typos fixed, more wrong fixes.
 MIN_CORRECTABLE_LENGTH = 4
+# An unknown word is read as two known words run together ("sessionmanager") only when each
+# part is at least this long. Lower: more pasted identifiers read; more words cut wrongly.
+MIN_SPLIT_PART_LENGTH = 3
 # An unknown word one edit away from a filler word at least this long is that filler word
 # mistyped ("servce", "pleaes"), not a typo of a knowledge word ("serve"). Shorter filler
 # words have too many real words one edit away ("how" / "hsm"). Lower: more mistyped filler
