@@ -94,6 +94,7 @@ def test_one_reading_word_shortcuts_equal_the_general_path(matcher: Matcher) -> 
 def _words_by_definition(text: str) -> list[str]:
     text = normalize.strip_slack_markup(text[: normalize.MAX_QUESTION_CHARS * 4])
     text = normalize._POSSESSIVE.sub("", text[: normalize.MAX_QUESTION_CHARS].lower())
+    text = normalize._I_WOULD.sub("i", text)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return [w for w in re.split(r"[^a-z0-9]+", text.replace("'", "")) if w]
 
@@ -101,6 +102,7 @@ def _words_by_definition(text: str) -> list[str]:
 def test_tokeniser_shortcuts_change_nothing() -> None:
     pieces = [*"abc XYZ's'\u2019<>@#!|&;:/.-_ é İ ﬁ 12", "<@U1|bob>", "&amp;", "&lt;@U2&gt;"]
     pieces += ["https://x.y/z", ":smile:", "<https://a|label>", "\u2019s", "'s", "\u00c9T\u00c9"]
+    pieces += [" I'd ", "i\u2019d", "ID"]
     rng = random.Random(11)
     texts = ["".join(rng.choices(pieces, k=rng.randint(0, 25))) for _ in range(20_000)]
     texts += ["x" * 3990 + "<@U1> " + "abc " * 500, "é" * 999 + "İabc", "a" * 5000]

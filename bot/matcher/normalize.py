@@ -21,6 +21,8 @@ _BARE_URL = re.compile(r"https?://\S+")
 _EMOJI = re.compile(r":[a-z0-9_+\-']+:")
 _WORD = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
+# "I'd" is "I": without its quote it would read as "id", which is a word ("external id").
+_I_WOULD = re.compile(r"\bi['\u2019]d\b")
 
 # Questions are capped before matching: nobody asks a 40 KB question, and the matcher
 # must stay fast whatever gets pasted.
@@ -33,7 +35,7 @@ STOPWORDS = frozenset(
     between bit bot both but by can cannot could curious did do does doing don done dumb
     each either else eh etc even ever every exactly explain few folks for from get gets
     getting give go going good got guys had has have having he hello help her here hey
-    hi him his hm hmm how however i id if im in into is isn it its itself ive just kind
+    hi him his hm hmm how however i if im in into is isn it its itself ive just kind
     kinda know let like ll looking lot me mean might mine more most much must my myself
     need needed needs no nor not now of off ok okay on once one only or other our ours
     out over own please pls plz q question quick quickly rather re really right s said
@@ -171,7 +173,7 @@ def _plain(text: str) -> str:
     """`text` lower-cased and made ASCII, possessives and quotes removed."""
     text = text.lower()
     if "'" in text or "\u2019" in text:
-        text = _POSSESSIVE.sub("", text)
+        text = _I_WOULD.sub("i", _POSSESSIVE.sub("", text))
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return text.replace("'", "")
