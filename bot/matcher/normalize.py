@@ -37,7 +37,7 @@ STOPWORDS = frozenset(
     getting give go going good got guys had has have having he hello help her here hey
     hi him his hm hmm how however i if im in into is isn it its itself ive just kind
     kinda know let like ll looking lot me mean might mine more most much must my myself
-    need needed needs no nor not now of off ok okay on once one only or other our ours
+    need needed needs no nor not now of off ok okay on once one only or our ours
     out over own please pls plz q question quick quickly rather re really right s said
     same say see seems sh she should so some someone something sorry sort still stuff
     such sure t team tell than thank thanks that thats the their them then there these
