@@ -487,15 +487,15 @@ class Reader:
         sequence = reading.sequence
         longest = min(self.index.longest_phrase, len(sequence))
         phrase_lengths = self.index.phrase_lengths
-        breaks = reading.breaks
         runs = sorted(
             (-n, start)
             for start, first in enumerate(sequence)
             for n in phrase_lengths.get(first, ())
-            if n <= longest
-            and start + n <= len(sequence)
-            and not any(start < b < start + n for b in breaks)
+            if n <= longest and start + n <= len(sequence)
         )
+        if reading.breaks:
+            breaks = reading.breaks
+            runs = [(m, s) for m, s in runs if not any(s < b < s - m for b in breaks)]
         named_runs = []
         in_named_run: set[int] = set()  # positions in `sequence` inside a name of 2+ words
         for minus_n, start in runs:
@@ -511,9 +511,12 @@ class Reader:
         # Tower term) does not name Amazon Detective, nor "iam" in "iam identity center" IAM.
         uncovered = self.index.uncovered_phrases
         one_word_names = self.index.one_word_names
-        for position, group in enumerate(reading.groups):
-            start, end = reading.spans[position] if position < len(reading.spans) else (0, 0)
-            inside_longer_name = start < end and all(p in in_named_run for p in range(start, end))
+        # (The word groups only: the adjacent-pair groups after them are never a name.)
+        word_groups = reading.groups[: reading.word_groups]
+        for position, (group, (start, end)) in enumerate(
+            zip(word_groups, reading.spans, strict=True)
+        ):
+            inside_longer_name = bool(in_named_run) and in_named_run.issuperset(range(start, end))
             for (stems, _), spelled in zip(group.alternatives, group.spellings, strict=True):
                 forms = one_word_names.get(stems[0]) if len(stems) == 1 else None
                 if forms is not None and spelled is not None and spelled not in forms:
