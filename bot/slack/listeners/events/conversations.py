@@ -172,10 +172,14 @@ def is_channel_question(event: dict[str, Any], body: dict[str, Any], context: An
 def remember_thread(
     deps: Deps, where: Where, thread_ts: str, reply: Reply, logger: logging.Logger
 ) -> None:
-    """After the bot answered in `thread_ts`: follow-ups there are about the answer's topic.
+    """The bot answers in `thread_ts`: follow-ups there are about the answer's topic.
 
-    Called by every listener that answers in a channel thread (mention, follow-up,
-    auto-answer). A storage failure only costs the follow-ups (logged)."""
+    Called by every listener that answers in a channel thread: the mention and auto-answer
+    listeners just before posting (a follow-up sent the moment the answer appears, or
+    delivered by Slack before the post's response returns, must find the thread; if the
+    post then fails, a later follow-up there is answered about the topic meant), the
+    follow-up listener after its answer. A storage failure only costs the follow-ups
+    (logged)."""
     conversations = conversations_of(deps)
     minutes = conversations.settings.followup_minutes
     answer = reply.answer
@@ -321,5 +325,5 @@ def handle_auto_answer(
         return
     thread_ts = str(event.get("ts"))
     message = with_auto_answer_note(reply.message)
-    if send(say, logger, "auto-answer", thread_ts=thread_ts, **message):
-        remember_thread(deps, where, thread_ts, reply, logger)
+    remember_thread(deps, where, thread_ts, reply, logger)  # before posting, as for mentions
+    send(say, logger, "auto-answer", thread_ts=thread_ts, **message)

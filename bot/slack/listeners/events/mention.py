@@ -54,6 +54,7 @@ def handle_app_mention(
         return
     # A mention inside a thread is answered in that thread; otherwise start one.
     thread_ts = event.get("thread_ts") or event.get("ts")
-    if send(say, logger, "reply to mention", thread_ts=thread_ts, **reply.message):
-        # Follow-ups in this thread are answered without a mention for a while.
-        conversations.remember_thread(deps, where, str(thread_ts), reply, logger)
+    # Follow-ups in this thread are answered without a mention for a while. Remembered
+    # before posting: a follow-up sent the moment the answer appears finds the thread.
+    conversations.remember_thread(deps, where, str(thread_ts), reply, logger)
+    send(say, logger, "reply to mention", thread_ts=thread_ts, **reply.message)
