@@ -442,6 +442,34 @@ def test_a_word_inside_a_longer_name_names_only_that_name(write_knowledge):
     assert named("detective or tower") == {"detective", "tower"}
 
 
+def test_names_sharing_their_last_words_are_each_that_name(write_knowledge):
+    """ "proactive vs detective vs preventive controls": the three share "controls", so each is
+    a Tower name and none names Detective; without a shared name after it, "detective" is
+    Detective again."""
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("detective", name="Detective", aliases=["detective"])
+            + topic_yaml(
+                "tower",
+                name="Tower",
+                aliases=["tower", "detective controls", "preventive controls", "proactive controls"],
+            ),
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+
+    def named(question: str) -> set[str]:
+        reading = matcher.reader.read(words(question))
+        return {matcher.index.topics[t].id for t in reading.named}
+
+    assert named("proactive vs detective vs preventive controls") == {"tower"}
+    assert named("detective or preventive controls, which come first") == {"tower"}
+    assert matcher.match("proactive vs detective vs preventive controls").topic_ids == ["tower"]
+    assert named("detective vs preventive") == {"detective"}
+    assert named("detective vs tower controls") == {"detective", "tower"}
+
+
 def test_a_mistyped_filler_word_is_dropped_not_corrected_to_a_knowledge_word(write_knowledge):
     """A mistyped "service" ("servce") is filler, not the knowledge word "serve" one edit away;
     a real typo of a knowledge word is still corrected."""

@@ -477,6 +477,35 @@ class Reader:
 
     # -- names -----------------------------------------------------------------------------
 
+    def _coordinated(
+        self,
+        named_runs: list[tuple[int, tuple[str, ...], list[int]]],
+        in_named_run: set[int],
+        sequence: list[str],
+        left_out: int | None,
+    ) -> list[tuple[int, tuple[str, ...], list[int]]]:
+        """Names whose last words are shared with the name after them: "proactive vs
+        detective vs preventive controls" says "proactive controls" and "detective controls"
+        (Control Tower terms), not Amazon Detective. Each word right before a name of 2+
+        words that, with that name's words after its first, is itself a name, is that name;
+        marked in `in_named_run` so that it names nothing on its own."""
+        phrases = self.index.phrases
+        found = []
+        for start, phrase, topics in named_runs:
+            if not topics or len(phrase) < 2:
+                continue
+            shared_words = phrase[1:]
+            before = start - 1
+            while before >= 0 and before not in in_named_run:
+                name = (sequence[before], *shared_words)
+                named_topics = [t for t in phrases.get(name, ()) if t != left_out]
+                if not named_topics:
+                    break
+                found.append((before, name, named_topics))
+                in_named_run.add(before)
+                before -= 1
+        return found
+
     def _named(self, reading: Reading, holdout: Holdout | None) -> dict[int, int]:
         """Topics whose name or alias the question uses, with the first position."""
         phrases = self.index.phrases
@@ -504,6 +533,9 @@ class Reader:
             named_runs.append((start, phrase, topics))
             if topics:
                 in_named_run.update(range(start, start - minus_n))
+        coordinated = self._coordinated(named_runs, in_named_run, sequence, left_out)
+        coordinated_at = {start for start, _, _ in coordinated}
+        named_runs += coordinated
         named: dict[int, int] = {}
         name_stems: set[str] = set()
         # Any reading of a single thing said (a typo fix, a synonym) may name a topic, unless
@@ -533,7 +565,9 @@ class Reader:
             for topic in topics:
                 named.setdefault(topic, start)
                 name_stems.update(phrase)
-                reading.name_spans.append((start, start + len(phrase), topic))
+                # A coordinated name (below) is one word of the question, not a run.
+                length = 1 if start in coordinated_at else len(phrase)
+                reading.name_spans.append((start, start + length, topic))
             if phrase in uncovered:
                 reading.names_uncovered = True
         for position, group in enumerate(reading.groups):
