@@ -453,7 +453,12 @@ def test_names_sharing_their_last_words_are_each_that_name(write_knowledge):
             + topic_yaml(
                 "tower",
                 name="Tower",
-                aliases=["tower", "detective controls", "preventive controls", "proactive controls"],
+                aliases=[
+                    "tower",
+                    "detective controls",
+                    "preventive controls",
+                    "proactive controls",
+                ],
             ),
         }
     )
