@@ -49,6 +49,8 @@ STOPWORDS = frozenset(
     info helps helped helping asks asked says tells told tried tries wondered thinking
     dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent havent
     hasnt youre theyre lets heres theres whos ill youll weve
+    literally totally basically honestly seriously lol sorta simply clearly
+    obviously definitely probably maybe somehow anyway
     """.split()
 )
 
