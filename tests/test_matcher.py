@@ -475,6 +475,19 @@ def test_names_sharing_their_last_words_are_each_that_name(write_knowledge):
     assert named("detective vs tower controls") == {"detective", "tower"}
 
 
+def test_filler_adverbs_are_not_unknown_words(write_knowledge):
+    """ "i literally have admin and still get denied": "literally" says nothing about the
+    topic; read as an unknown word it would count against every answer."""
+    folder = write_knowledge(
+        {"t.yaml": "topics:\n" + topic_yaml("denied", name="Denied", keywords=["access denied"])}
+    )
+    reader = Matcher(load_knowledge(folder)).reader
+    for adverb in ("literally", "totally", "honestly", "lol", "obviously"):
+        reading = reader.read(words(f"{adverb} access denied"))
+        assert reading.unknown == [] and reading.sequence == ["access", "deni"], adverb
+    assert reader.read(words("zorblax access denied")).unknown == ["zorblax"]
+
+
 def test_a_mistyped_filler_word_is_dropped_not_corrected_to_a_knowledge_word(write_knowledge):
     """A mistyped "service" ("servce") is filler, not the knowledge word "serve" one edit away;
     a real typo of a knowledge word is still corrected."""
