@@ -20,6 +20,8 @@ from bot.matcher.answer import Answer
 from bot.matcher.service import AnswerService, LearnedSource
 
 if TYPE_CHECKING:  # only for types: SQLAlchemy is imported by the commands that need it
+    from pathlib import Path
+
     from bot.knowledge import KnowledgeBase, Topic
     from bot.storage import Draft, LearnedQuestion, Store
 
@@ -133,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="question sets to fit on as well (default: tests/questions.yaml if present); "
         "never a held-out set",
+    )
+    fit.add_argument(
+        "--development",
+        action="append",
+        metavar="FILE",
+        help="question sets to choose the threshold on as well, and fit nothing else on "
+        "(default: the sets tests/heldout/development.txt lists); never a held-out set",
     )
     fit.add_argument("--output", metavar="PATH", help="where to write (default: the bundled file)")
     fit.add_argument(
@@ -366,11 +375,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
             public.extend((q.text, q.expect) for q in load_questions(file, kb))
         except ValueError as exc:
             raise CliError(str(exc), status=1) from exc
-    model = fit(kb, public, search=not args.no_search, progress=print)
+    development: list[tuple[str, tuple[str, ...]]] = []
+    for file in args.development or _development_sets(default_set.parent):
+        try:
+            development.extend((q.text, q.expect) for q in load_questions(file, kb))
+        except ValueError as exc:
+            raise CliError(str(exc), status=1) from exc
+    model = fit(kb, public, search=not args.no_search, progress=print, development=development)
     output = Path(args.output) if args.output else FITTED_PATH
     output.write_text(model.to_json(), encoding="utf-8")
     print(f"wrote {output}")
     return 0
+
+
+def _development_sets(tests: Path) -> list[str]:
+    """The question sets `tests/heldout/development.txt` lists (one file name a line, `#`
+    comments): sets whose misses have been read, no longer held out."""
+    listing = tests / "heldout" / "development.txt"
+    if not listing.exists():
+        return []
+    names = (line.split("#", 1)[0].strip() for line in listing.read_text().splitlines())
+    return [str(listing.parent / name) for name in names if name]
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from bot.evaluation import cross_validate, evaluate, load_questions
 from bot.knowledge import KnowledgeError, load_knowledge
 from bot.knowledge.review import MIN_EXAMPLE_QUESTIONS, knowledge_warnings, stale_topics
 from bot.matcher import Matcher
+from bot.matcher.normalize import words
 from tests.conftest import REPO, topic_yaml
 from tests.test_cli import awssec
 
@@ -210,3 +212,55 @@ def test_fit_learns_a_working_model_from_a_small_knowledge(write_knowledge):
     assert 0.2 <= model.threshold <= 0.9
     ranked = Matcher(kb, model).match("where should passwords be stored")
     assert [*ranked.topic_ids, *ranked.suggestion_ids][:1] == ["vault"]
+
+
+def test_development_sets_move_the_threshold_and_nothing_else(write_knowledge):
+    """Development questions (`awssec fit --development`) take part in choosing the one
+    threshold only: the fitted weights are the same with or without them. Here they are many
+    questions for the vault worded far from its text, which the public set's threshold would
+    refuse: answering them takes a lower one."""
+    pytest.importorskip("numpy")
+    from bot.matcher.fit import fit
+
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml(
+                "vault",
+                name="Zorblax Vault",
+                keywords=["stores passwords", "secret storage"],
+                questions=["where do we store passwords", "how do I keep secrets safe"],
+            )
+            + topic_yaml(
+                "spinner",
+                name="Frobnicator",
+                keywords=["spins turbines", "turbine speed"],
+                questions=["what spins the turbines", "how fast do turbines spin"],
+            )
+        }
+    )
+    kb = load_knowledge(folder)
+    public = [("password storage please", ("vault",)), ("pizza tonight", ())]
+    development = [(f"office wifi passwords for floor {n}", ("vault",)) for n in range(30)]
+    alone = fit(kb, public, search=False)
+    with_development = fit(kb, public, search=False, development=development)
+    assert with_development.ranking == alone.ranking
+    assert with_development.decision == alone.decision
+    assert with_development.provenance["examples"]["development"] == 30
+    ranking = Matcher(kb, alone).rank(words("office wifi passwords for floor 3"))
+    assert ranking is not None
+    assert with_development.threshold <= ranking.probability < alone.threshold
+
+
+def test_the_development_listing_names_existing_sets_and_no_held_out_one():
+    """`awssec fit` chooses its threshold on the sets tests/heldout/development.txt lists:
+    each exists and says in its first line that it is one (no held-out set is listed)."""
+    from bot.cli import _development_sets
+
+    listed = [Path(p) for p in _development_sets(REPO / "tests")]
+    assert len(listed) >= 10
+    for path in listed:
+        header = path.read_text(encoding="utf-8").splitlines()[0]
+        assert header.startswith("# Development set"), path
+    held_out = {"set-o.yaml", "set-r.yaml", "set-s.yaml", "set-t.yaml"}
+    assert held_out.isdisjoint(p.name for p in listed)
