@@ -477,6 +477,32 @@ def test_names_sharing_their_last_words_are_each_that_name(write_knowledge):
     assert named("detective vs tower controls") == {"detective", "tower"}
 
 
+def test_a_question_that_is_only_a_name_gets_that_topic(write_knowledge, matcher):
+    """ "aws config" names Config, while Parameter Store says "config" far more often: a
+    bare name asks for the topic it names, whatever the ranking; a name with more words goes
+    through the decision as before."""
+    # The bundled knowledge: ranked alone, "aws config" is Parameter Store's by a hair.
+    assert matcher.match("aws config").topic_ids == ["config"]
+    assert matcher.match("vpce").topic_ids == ["vpc-endpoints"]
+    folder = write_knowledge(
+        {
+            "t.yaml": "topics:\n"
+            + topic_yaml("config", name="Config", aliases=["config"], keywords=["drift"])
+            + topic_yaml(
+                "store",
+                name="Parameter Store",
+                keywords=["config values", "app config", "config parameters", "config files"],
+                questions=["where do I keep app config", "config for lambda"],
+            ),
+        }
+    )
+    matcher = Matcher(load_knowledge(folder))
+    answer = matcher.match("aws config")
+    assert answer.kind is AnswerKind.TOPIC and answer.topic_ids == ["config"]
+    assert "only a name of config" in "\n".join(explanation_lines(matcher.explain("config?")))
+    assert matcher.match("where do I keep app config values").topic_ids != ["config"]
+
+
 def test_filler_adverbs_are_not_unknown_words(write_knowledge):
     """ "i literally have admin and still get denied": "literally" says nothing about the
     topic; read as an unknown word it would count against every answer."""

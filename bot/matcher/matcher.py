@@ -579,6 +579,19 @@ class Matcher:
                 )
                 return answer, ranking, "a comparison of the topics the question names"
 
+        # A question that is only one topic's name ("aws config", "macie?") asks for that
+        # topic, however many others share its words ("config" is half of Parameter Store's
+        # vocabulary): answered whatever the threshold, as a comparison of names is.
+        only_named = ranking.reading.only_names()
+        if only_named is not None and not ranking.closer_to_area:
+            named_answer = Answer(
+                question=question,
+                kind=AnswerKind.TOPIC,
+                topics=(topics[only_named],),
+                confidence=confidence,
+            )
+            return named_answer, ranking, f"the question is only a name of {topics[only_named].id}"
+
         best = candidates[0]
         uncovered = ranking.reading.about_uncovered
         out_of_scope = ranking.closer_to_area

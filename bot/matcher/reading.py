@@ -180,6 +180,15 @@ class Reading:
         decision (docs/matching.md, "Two-stage decision")."""
         return self.names_uncovered and not self.named
 
+    def only_names(self) -> int | None:
+        """The topic, when every word read names it and nothing else is said ("aws config"):
+        one topic named, every word group part of a name, no unknown word."""
+        if len(self.named) != 1 or not self.word_groups or self.unknown:
+            return None
+        if any(i not in self.naming_groups for i in range(self.word_groups)):
+            return None
+        return next(iter(self.named))
+
     @property
     def known_weight(self) -> float:
         return sum(g.weight for g in self.groups if g.weight is not None)
