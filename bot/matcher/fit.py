@@ -327,7 +327,7 @@ def fit(
     # sets): leave-topic-out examples teach the decision what an uncovered service looks
     # like, but they are harder than what people ask, and would pull the threshold up for
     # everyone. The development sets (weight 0: they fit nothing else) hold seven times the
-    # public set's questions, from sixteen writers who never saw the knowledge: the one
+    # public set's questions, in sixteen sets written without seeing the knowledge: the one
     # threshold trades answering against refusing, and the public set alone, written with
     # the knowledge in view, is a small sample of how new writers ask.
     real = np.array([e.kind.startswith(("public", "development")) for e in examples])
