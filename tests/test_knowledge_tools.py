@@ -186,10 +186,8 @@ def test_the_threshold_is_the_middle_of_the_best_run():
     assert 0.44 <= threshold <= 0.47
 
 
-def test_fit_learns_a_working_model_from_a_small_knowledge(write_knowledge):
-    pytest.importorskip("numpy")
-    from bot.matcher.fit import fit
-
+def _vault_and_spinner(write_knowledge):
+    """A two-topic knowledge small enough to fit in a test."""
     folder = write_knowledge(
         {
             "t.yaml": "topics:\n"
@@ -207,7 +205,14 @@ def test_fit_learns_a_working_model_from_a_small_knowledge(write_knowledge):
             )
         }
     )
-    kb = load_knowledge(folder)
+    return load_knowledge(folder)
+
+
+def test_fit_learns_a_working_model_from_a_small_knowledge(write_knowledge):
+    pytest.importorskip("numpy")
+    from bot.matcher.fit import fit
+
+    kb = _vault_and_spinner(write_knowledge)
     model = fit(kb, [("password storage please", ("vault",)), ("pizza tonight", ())], search=False)
     assert 0.2 <= model.threshold <= 0.9
     ranked = Matcher(kb, model).match("where should passwords be stored")
@@ -222,24 +227,7 @@ def test_development_sets_move_the_threshold_and_nothing_else(write_knowledge):
     pytest.importorskip("numpy")
     from bot.matcher.fit import fit
 
-    folder = write_knowledge(
-        {
-            "t.yaml": "topics:\n"
-            + topic_yaml(
-                "vault",
-                name="Zorblax Vault",
-                keywords=["stores passwords", "secret storage"],
-                questions=["where do we store passwords", "how do I keep secrets safe"],
-            )
-            + topic_yaml(
-                "spinner",
-                name="Frobnicator",
-                keywords=["spins turbines", "turbine speed"],
-                questions=["what spins the turbines", "how fast do turbines spin"],
-            )
-        }
-    )
-    kb = load_knowledge(folder)
+    kb = _vault_and_spinner(write_knowledge)
     public = [("password storage please", ("vault",)), ("pizza tonight", ())]
     development = [(f"office wifi passwords for floor {n}", ("vault",)) for n in range(30)]
     alone = fit(kb, public, search=False)

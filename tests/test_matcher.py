@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from bot.evaluation import evaluate, load_questions
@@ -423,6 +425,12 @@ def test_two_known_words_run_together_are_read_apart(write_knowledge):
     assert matcher.reader.read(words("managerforwarding")).split == []
 
 
+def _named_ids(matcher: Matcher, question: str) -> set[str]:
+    """The ids of the topics the question names, as the reader reads it."""
+    reading = matcher.reader.read(words(question))
+    return {matcher.index.topics[t].id for t in reading.named}
+
+
 def test_a_word_inside_a_longer_name_names_only_that_name(write_knowledge):
     """ "detective controls" is a Tower name: its "detective" does not also name a topic
     called Detective; a "vs" between the words breaks the longer name, so both are named."""
@@ -434,10 +442,7 @@ def test_a_word_inside_a_longer_name_names_only_that_name(write_knowledge):
         }
     )
     matcher = Matcher(load_knowledge(folder))
-
-    def named(question: str) -> set[str]:
-        reading = matcher.reader.read(words(question))
-        return {matcher.index.topics[t].id for t in reading.named}
+    named = partial(_named_ids, matcher)
 
     assert named("which detective controls come with it") == {"tower"}
     assert named("is detective worth turning on") == {"detective"}
@@ -466,10 +471,7 @@ def test_names_sharing_their_last_words_are_each_that_name(write_knowledge):
         }
     )
     matcher = Matcher(load_knowledge(folder))
-
-    def named(question: str) -> set[str]:
-        reading = matcher.reader.read(words(question))
-        return {matcher.index.topics[t].id for t in reading.named}
+    named = partial(_named_ids, matcher)
 
     assert named("proactive vs detective vs preventive controls") == {"tower"}
     assert named("detective or preventive controls, which come first") == {"tower"}
