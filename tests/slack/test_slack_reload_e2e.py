@@ -242,9 +242,18 @@ def test_a_worker_restarted_while_the_knowledge_is_broken_serves_the_last_good_e
         good = topics.read_text()
         assert answers(server, fake_slack, 4) == {"Amazon Macie"}
 
-        # A good edit, served by both workers (each checks its files at most every 2 s).
+        # A good edit, served by both workers (each checks its files at most every 2 s, when
+        # asked something). Answers alone do not show that both have it: the kernel may hand
+        # every request to one worker, so wait for both workers' reload lines.
+        reloads_before = server.output().count("knowledge reloaded")
         topics.write_text(good.replace("name: Amazon Macie", f"name: {EDITED}", 1))
-        assert poll(lambda: answers(server, fake_slack, 6) == {EDITED}, timeout=20)
+
+        def both_workers_reloaded() -> bool:
+            assert answers(server, fake_slack, 2) <= {EDITED, "Amazon Macie"}
+            return server.output().count("knowledge reloaded") >= reloads_before + 2
+
+        assert poll(both_workers_reloaded, timeout=20), server.output()[-3000:]
+        assert answers(server, fake_slack, 6) == {EDITED}
 
         # Then a broken one: a YAML syntax error.
         topics.write_text(good.replace("name: Amazon Macie", "name: [Amazon Macie", 1))
