@@ -358,8 +358,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from bot.evaluation import load_questions
-
     try:
         from bot.matcher.fit import fit
         from bot.matcher.model import FITTED_PATH
@@ -369,23 +367,26 @@ def cmd_fit(args: argparse.Namespace) -> int:
     kb = service.knowledge
     default_set = Path(__file__).resolve().parents[1] / "tests" / "questions.yaml"
     files = args.questions or ([str(default_set)] if default_set.exists() else [])
-    public: list[tuple[str, tuple[str, ...]]] = []  # (question, expected topic ids)
-    for file in files:
-        try:
-            public.extend((q.text, q.expect) for q in load_questions(file, kb))
-        except ValueError as exc:
-            raise CliError(str(exc), status=1) from exc
-    development: list[tuple[str, tuple[str, ...]]] = []
-    for file in args.development or _development_sets(default_set.parent):
-        try:
-            development.extend((q.text, q.expect) for q in load_questions(file, kb))
-        except ValueError as exc:
-            raise CliError(str(exc), status=1) from exc
+    public = _labelled_questions(files, kb)
+    development = _labelled_questions(args.development or _development_sets(default_set.parent), kb)
     model = fit(kb, public, search=not args.no_search, progress=print, development=development)
     output = Path(args.output) if args.output else FITTED_PATH
     output.write_text(model.to_json(), encoding="utf-8")
     print(f"wrote {output}")
     return 0
+
+
+def _labelled_questions(files: list[str], kb: KnowledgeBase) -> list[tuple[str, tuple[str, ...]]]:
+    """(question, expected topic ids) from question set files; a bad file is a CliError."""
+    from bot.evaluation import load_questions
+
+    labelled: list[tuple[str, tuple[str, ...]]] = []
+    for file in files:
+        try:
+            labelled.extend((q.text, q.expect) for q in load_questions(file, kb))
+        except ValueError as exc:
+            raise CliError(str(exc), status=1) from exc
+    return labelled
 
 
 def _development_sets(tests: Path) -> list[str]:
