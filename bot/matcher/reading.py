@@ -114,6 +114,11 @@ def nearest_by_scan(vocabulary_by_length: dict[int, list[str]], word: str) -> tu
     return 2, [known for known, _ in near if known[0] == word[0]]
 
 
+# A name found in a question: the slice of `sequence` that says it (start, end), the name's
+# stems, and the topics it names.
+NamedRun = tuple[int, int, tuple[str, ...], list[int]]
+
+
 @dataclass(frozen=True, slots=True)
 class Holdout:
     """Cross-validation: read and score as if an example question, or a topic, were absent."""
@@ -488,11 +493,11 @@ class Reader:
 
     def _coordinated(
         self,
-        named_runs: list[tuple[int, tuple[str, ...], list[int]]],
+        named_runs: list[NamedRun],
         in_named_run: set[int],
         sequence: list[str],
         left_out: int | None,
-    ) -> list[tuple[int, tuple[str, ...], list[int]]]:
+    ) -> list[NamedRun]:
         """Names whose last words are shared with the name after them: "proactive vs
         detective vs preventive controls" says "proactive controls" and "detective controls"
         (Control Tower terms), not Amazon Detective. Each word right before a name of 2+
@@ -500,7 +505,7 @@ class Reader:
         marked in `in_named_run` so that it names nothing on its own."""
         phrases = self.index.phrases
         found = []
-        for start, phrase, topics in named_runs:
+        for start, _, phrase, topics in named_runs:
             if not topics or len(phrase) < 2:
                 continue
             shared_words = phrase[1:]
@@ -510,7 +515,7 @@ class Reader:
                 named_topics = [t for t in phrases.get(name, ()) if t != left_out]
                 if not named_topics:
                     break
-                found.append((before, name, named_topics))
+                found.append((before, before + 1, name, named_topics))  # one word of it
                 in_named_run.add(before)
                 before -= 1
         return found
@@ -534,17 +539,15 @@ class Reader:
         if reading.breaks:
             breaks = reading.breaks
             runs = [(m, s) for m, s in runs if not any(s < b < s - m for b in breaks)]
-        named_runs = []
+        named_runs: list[NamedRun] = []
         in_named_run: set[int] = set()  # positions in `sequence` inside a name of 2+ words
         for minus_n, start in runs:
             phrase = tuple(sequence[start : start - minus_n])
             topics = [t for t in phrases.get(phrase, ()) if t != left_out]
-            named_runs.append((start, phrase, topics))
+            named_runs.append((start, start - minus_n, phrase, topics))
             if topics:
                 in_named_run.update(range(start, start - minus_n))
-        coordinated = self._coordinated(named_runs, in_named_run, sequence, left_out)
-        coordinated_at = {start for start, _, _ in coordinated}
-        named_runs += coordinated
+        named_runs += self._coordinated(named_runs, in_named_run, sequence, left_out)
         named: dict[int, int] = {}
         name_stems: set[str] = set()
         # Any reading of a single thing said (a typo fix, a synonym) may name a topic, unless
@@ -570,13 +573,11 @@ class Reader:
                             reading.name_spans.append((start, end, topic))
                 if stems in uncovered:
                     reading.names_uncovered = True
-        for start, phrase, topics in named_runs:
+        for start, end, phrase, topics in named_runs:
             for topic in topics:
                 named.setdefault(topic, start)
                 name_stems.update(phrase)
-                # A coordinated name (below) is one word of the question, not a run.
-                length = 1 if start in coordinated_at else len(phrase)
-                reading.name_spans.append((start, start + length, topic))
+                reading.name_spans.append((start, end, topic))
             if phrase in uncovered:
                 reading.names_uncovered = True
         for position, group in enumerate(reading.groups):
