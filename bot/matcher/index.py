@@ -43,6 +43,11 @@ class RetrievalParams:
     b: float = DEFAULT_B
 
 
+# The fields whose texts are read one at a time, because something is kept per text: each
+# name's phrase, each example question's stems. The others are read a field at a time.
+PER_TEXT_FIELDS = ("names", "questions")
+
+
 def pair_term(first: str, second: str) -> str:
     return f"{first} {second}"
 
@@ -255,7 +260,7 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         question_texts.append(topic_texts)
         for name, texts in texts_by_field.items():
             pairs = name in PAIR_FIELDS
-            if name not in ("names", "questions"):
+            if name not in PER_TEXT_FIELDS:
                 # Nothing is kept per text: the whole field is read in one pass.
                 field_words, field_terms = _field_terms(texts, pairs)
                 surface.update(field_words)
