@@ -491,6 +491,10 @@ class Reader:
 
     # -- names -----------------------------------------------------------------------------
 
+    def _topics_named_by(self, phrase: tuple[str, ...], left_out: int | None) -> list[int]:
+        """The topics whose name or alias is `phrase` (stems), but the one left out."""
+        return [t for t in self.index.phrases.get(phrase, ()) if t != left_out]
+
     def _coordinated(
         self,
         named_runs: list[NamedRun],
@@ -503,7 +507,6 @@ class Reader:
         (Control Tower terms), not Amazon Detective. Each word right before a name of 2+
         words that, with that name's words after its first, is itself a name, is that name;
         marked in `in_named_run` so that it names nothing on its own."""
-        phrases = self.index.phrases
         found = []
         for start, _, phrase, topics in named_runs:
             if not topics or len(phrase) < 2:
@@ -512,7 +515,7 @@ class Reader:
             before = start - 1
             while before >= 0 and before not in in_named_run:
                 name = (sequence[before], *shared_words)
-                named_topics = [t for t in phrases.get(name, ()) if t != left_out]
+                named_topics = self._topics_named_by(name, left_out)
                 if not named_topics:
                     break
                 found.append((before, before + 1, name, named_topics))  # one word of it
@@ -543,7 +546,7 @@ class Reader:
         in_named_run: set[int] = set()  # positions in `sequence` inside a name of 2+ words
         for minus_n, start in runs:
             phrase = tuple(sequence[start : start - minus_n])
-            topics = [t for t in phrases.get(phrase, ()) if t != left_out]
+            topics = self._topics_named_by(phrase, left_out)
             named_runs.append((start, start - minus_n, phrase, topics))
             if topics:
                 in_named_run.update(range(start, start - minus_n))
