@@ -608,6 +608,22 @@ def test_responsible_and_response_are_different_words(matcher):
     ]
 
 
+def test_a_vs_compares_named_topics_only_when_its_sides_name_different_ones(matcher):
+    """A "vs" between two modes of one named topic compares nothing, though another topic is
+    named on the same side ("tls" reads as encryption in transit): the question is about
+    Private CA. Around a "vs" it is the nearest names that count: repeating one of them
+    later in the question does not undo the comparison."""
+    modes = matcher.match(
+        "tls for internal services with aws private ca: general purpose vs short-lived "
+        "certificate mode?"
+    )
+    assert modes.kind is AnswerKind.TOPIC
+    assert modes.topic_ids == ["private-ca"]
+    repeated = matcher.match("kms vs cloudhsm for our keys, or is kms enough")
+    assert repeated.kind is AnswerKind.COMPARISON
+    assert set(repeated.topic_ids) == {"kms", "cloudhsm"}
+
+
 def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):
     """'or', 'between', 'against' compare the topics of a question that is mostly their names;
     elsewhere they join other things, and the question is answered on its own terms."""

@@ -60,6 +60,9 @@ STRONG_COMPARISON_WORDS = frozenset(
     vs versus compare compared comparing comparison difference differences differ
     """.split()
 )
+# Of those, the ones that stand between the things compared ("kms vs cloudhsm"): they
+# compare named topics only when the two sides name different ones.
+INFIX_COMPARISON_WORDS = frozenset({"vs", "versus"})
 # ...and words that do so only when the question is mostly the names it compares ("kms or
 # cloudhsm for our keys?"); elsewhere they join other things ("guardduty flagged it, is that
 # on us or on aws?"). See WEAK_COMPARISON_MIN_NAMING_SHARE in settings.py.

@@ -19,6 +19,7 @@ from rapidfuzz.distance import OSA
 from bot.matcher.index import TopicIndex, pair_term
 from bot.matcher.normalize import (
     COMPARISON_WORDS,
+    INFIX_COMPARISON_WORDS,
     STOPWORDS,
     STRONG_COMPARISON_WORDS,
     WEAK_COMPARISON_WORDS,
@@ -173,6 +174,8 @@ class Reading:
     breaks: set[int] = field(default_factory=set)
     # ...the ones after a weak comparison word ("or", "between")
     weak_breaks: set[int] = field(default_factory=set)
+    # ...the ones after "vs" or "versus"
+    versus_breaks: set[int] = field(default_factory=set)
     # each naming: the slice of `sequence` that names, and the topic it names
     name_spans: list[tuple[int, int, int]] = field(default_factory=list)
     # it names an AWS service the knowledge has no topic for ("step functions"; knowledge
@@ -227,6 +230,25 @@ def _names_differ_across(reading: Reading) -> bool:
     return False
 
 
+def _names_differ_around(reading: Reading) -> bool:
+    """Does some "vs" stand between names of different topics, the last name before it and
+    the first after it? "secrets manager vs parameter store, is secrets manager worth it"
+    compares; "aws private ca general purpose vs short-lived mode" compares two modes of one
+    topic, not Private CA with what else the question names. As for a weak comparison word,
+    one topic named in all ("vs detective?") may be compared with a thread's topic."""
+    spans = reading.name_spans
+    for at in reading.versus_breaks:
+        before = [(end, topic) for _, end, topic in spans if end <= at]
+        after = [(start, topic) for start, _, topic in spans if start >= at]
+        nearest_before = {t for end, t in before if end == max(before)[0]} if before else set()
+        nearest_after = {t for start, t in after if start == min(after)[0]} if after else set()
+        if nearest_before - nearest_after and nearest_after - nearest_before:
+            return True
+        if len({t for _, t in before} | {t for _, t in after}) == 1:
+            return True
+    return False
+
+
 class Reader:
     """Reads questions against one index; caches typo corrections (bounded)."""
 
@@ -250,11 +272,14 @@ class Reader:
         content: list[str] = []
         after_comparison: set[int] = set()  # content words that follow a "vs", "or"...
         after_weak: set[int] = set()  # ...and those that follow an "or", "between"...
+        after_versus: set[int] = set()  # ...and those that follow a "vs", "versus"
         for w in all_words:
             if w in COMPARISON_WORDS:
                 after_comparison.add(len(content))
                 if w in WEAK_COMPARISON_WORDS:
                     after_weak.add(len(content))
+                elif w in INFIX_COMPARISON_WORDS:
+                    after_versus.add(len(content))
             elif not is_filler(w) and not self._mistyped_filler(w):
                 content.append(w)
         reading = Reading(
@@ -266,8 +291,17 @@ class Reader:
             comparison=any(w in STRONG_COMPARISON_WORDS for w in all_words),
         )
         reading.expanded.extend(rewritten)
-        self._read_groups(content, after_comparison, after_weak, reading, holdout)
+        self._read_groups(content, after_comparison, after_weak, after_versus, reading, holdout)
         reading.named = self._named(reading, holdout)
+        if (
+            reading.comparison
+            and after_versus
+            and INFIX_COMPARISON_WORDS.issuperset(
+                w for w in all_words if w in STRONG_COMPARISON_WORDS
+            )
+        ):
+            # Only "vs" says it compares: the sides must name different topics.
+            reading.comparison = _names_differ_around(reading)
         if not reading.comparison and after_weak:
             words_read = reading.word_groups
             naming = sum(1 for g in reading.naming_groups if g < words_read)
@@ -309,6 +343,7 @@ class Reader:
         content: list[str],
         after_comparison: set[int],
         after_weak: set[int],
+        after_versus: set[int],
         reading: Reading,
         holdout: Holdout | None,
     ) -> None:
@@ -320,6 +355,8 @@ class Reader:
                 reading.breaks.add(len(reading.sequence))
             if i in after_weak:
                 reading.weak_breaks.add(len(reading.sequence))
+            if i in after_versus:
+                reading.versus_breaks.add(len(reading.sequence))
             consumed, spelled_alternatives = self._alternatives(content, i, reading)
             alternatives = [(stems, trust) for stems, trust, _ in spelled_alternatives]
             spellings = [spelled for _, _, spelled in spelled_alternatives]
