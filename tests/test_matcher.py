@@ -190,12 +190,12 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
     assert result.refusal_rate >= PUBLIC_FLOORS[1], misses
 
 
-# Sets C-Y, written for the 66-topic knowledge from ids and names only: regression floors a
+# Sets C-Z and AA, written for the 66-topic knowledge from ids and names only: regression floors a
 # few points under their figures in the README (a floor is not a target; C-F are no longer
 # fully held out; G was scored twice and never tuned on; H nearly held out, see its header;
 # I was scored once, at the end of the evening; J's misses were studied after its first
-# score; K and L were scored once, late on 2026-12-01, and never tuned on; M, N, P, Q and Y
-# were tuned on; O and R-X were scored, figures only, and never tuned on).
+# score; K and L were scored once, late on 2026-12-01, and never tuned on; M, N, P, Q, Y and
+# AA were tuned on; O, R-X and Z were scored, figures only, and never tuned on).
 LATER_HELD_OUT_FLOORS = {
     "set-c.yaml": (0.92, 0.91),
     "set-d.yaml": (0.87, 0.91),
@@ -220,6 +220,8 @@ LATER_HELD_OUT_FLOORS = {
     "set-w.yaml": (0.93, 0.89),
     "set-x.yaml": (0.93, 0.92),
     "set-y.yaml": (0.95, 0.94),
+    "set-z.yaml": (0.95, 0.89),
+    "set-aa.yaml": (0.95, 0.94),
 }
 
 
