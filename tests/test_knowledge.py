@@ -164,6 +164,16 @@ def test_services_must_be_a_list_of_names(write_knowledge):
         load_knowledge(folder)
 
 
+def test_other_clouds_must_be_a_list_of_names(write_knowledge):
+    folder = write_knowledge(
+        {"t.yaml": "topics:\n" + topic_yaml("demo"), "c.yaml": "other_clouds:\n  - Nimbus\n"}
+    )
+    assert load_knowledge(folder).other_clouds == ("Nimbus",)
+    (folder / "c.yaml").write_text("other_clouds: [Nimbus, 3]\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="'other_clouds' must be a list of provider names"):
+        load_knowledge(folder)
+
+
 def test_out_of_scope_areas_are_read_and_malformed_ones_reported(write_knowledge):
     area = "out_of_scope:\n  - name: Car care\n    questions: [rotate the tyres, wash the van]\n"
     folder = write_knowledge({"t.yaml": "topics:\n" + topic_yaml("demo"), "o.yaml": area})

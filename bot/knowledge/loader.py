@@ -25,7 +25,7 @@ from bot.knowledge.problems import KnowledgeError, Problem
 from bot.knowledge.yaml_lines import LineDict, LineList, line_of, load_with_lines
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TOP_LEVEL_KEYS = ("topics", "synonyms", "services", "out_of_scope")
+TOP_LEVEL_KEYS = ("topics", "synonyms", "services", "other_clouds", "out_of_scope")
 REQUIRED_KEYS = (
     "id",
     "name",
@@ -70,6 +70,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
     topics: list[Topic] = []
     synonyms: dict[str, tuple[str, ...]] = {}
     services: list[str] = []
+    other_clouds: list[str] = []
     areas: list[OutOfScopeArea] = []
     digest = hashlib.sha256()
 
@@ -97,7 +98,8 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         if document is None:
             continue
         _read_document(name, document, topics, synonyms, problems)
-        _read_services(name, document, services, problems)
+        _read_names(name, document, "services", "service names", services, problems)
+        _read_names(name, document, "other_clouds", "provider names", other_clouds, problems)
         _read_out_of_scope(name, document, areas, problems)
 
     _check_cross_references(topics, problems)
@@ -109,6 +111,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         topics=tuple(topics),
         synonyms=synonyms,
         services=tuple(dict.fromkeys(services)),
+        other_clouds=tuple(dict.fromkeys(other_clouds)),
         out_of_scope=tuple(areas),
         version=_version(digest),
     )
@@ -314,18 +317,24 @@ def _partial_topic(topic_id: str, related: list[str], file: str, line: int) -> T
     )
 
 
-def _read_services(
-    name: str, document: LineDict, services: list[str], problems: list[Problem]
+def _read_names(
+    name: str,
+    document: LineDict,
+    key: str,
+    what: str,
+    names: list[str],
+    problems: list[Problem],
 ) -> None:
-    """`services:`, a list of AWS service names that have no topic."""
-    found = _top_level_list(name, document, "services", "service names", problems)
+    """A top-level list of names: `services:` (AWS services that have no topic) or
+    `other_clouds:` (cloud and edge providers other than AWS)."""
+    found = _top_level_list(name, document, key, what, problems)
     if found is None:
         return
     value, line = found
     if not all(isinstance(v, str) and v.strip() for v in value):
-        problems.append(Problem(name, line, "'services' must be a list of service names"))
+        problems.append(Problem(name, line, f"'{key}' must be a list of {what}"))
         return
-    services.extend(v.strip() for v in value)
+    names.extend(v.strip() for v in value)
 
 
 def _top_level_list(

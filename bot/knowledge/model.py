@@ -52,6 +52,9 @@ class KnowledgeBase:
     # Names of AWS services with no topic: a question naming one is about something the
     # knowledge does not cover (an out-of-scope signal for the matcher).
     services: tuple[str, ...] = ()
+    # Cloud and edge providers other than AWS ("azure", "cloudflare"): a question about one
+    # of their products is refused (the matcher's reading says when it is).
+    other_clouds: tuple[str, ...] = ()
     # What the knowledge deliberately does not answer, with example questions.
     out_of_scope: tuple[OutOfScopeArea, ...] = ()
     # Short content hash: tells which knowledge a running bot is serving.

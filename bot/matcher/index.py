@@ -175,6 +175,12 @@ class TopicIndex:
     unknown_idf: float = 0.0
     # stemmed names of AWS services the knowledge has no topic for (`services:` in knowledge)
     uncovered_phrases: frozenset[tuple[str, ...]] = frozenset()
+    # stemmed names of the other cloud providers (`other_clouds:` in knowledge), and every
+    # AWS service name the knowledge lists (`services:`, covered or not)
+    other_cloud_phrases: frozenset[tuple[str, ...]] = frozenset()
+    # ...and the first word of each provider's name as typed ("azure", "google")
+    other_cloud_words: frozenset[str] = frozenset()
+    service_phrases: frozenset[tuple[str, ...]] = frozenset()
     # out-of-scope areas: documents first_area .. first_area + len(area_names) - 1
     area_names: tuple[str, ...] = ()
     # first stem -> the lengths (2 or more) of the name and uncovered-service phrases starting
@@ -356,6 +362,9 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     index.idf = {term: idf_of[df] for term, df in index.document_frequency.items()}
     index.uncovered_phrases = _uncovered(kb.services, phrases, index.postings, len(kb.topics))
     index.area_names = tuple(a.name for a in kb.out_of_scope)
+    index.other_cloud_phrases = frozenset(s for s in map(stems_of, kb.other_clouds) if s)
+    index.other_cloud_words = frozenset(w[0] for w in map(content_words, kb.other_clouds) if w)
+    index.service_phrases = frozenset(s for s in map(stems_of, kb.services) if s)
     starting: defaultdict[str, set[int]] = defaultdict(set)
     for phrase in (*index.phrases, *index.uncovered_phrases):
         if len(phrase) > 1:

@@ -625,7 +625,12 @@ class Matcher:
             f"the best candidate, {topics[best.topic].id}, is right with estimated probability "
             f"only {ranking.probability:.2f} < threshold {threshold:.2f}"
         )
-        if uncovered:
+        if ranking.reading.about_other_cloud:
+            reason = (
+                "it is about another cloud provider's product: it names the provider, says "
+                "nothing of AWS, and names topics only right after the provider's name"
+            )
+        elif uncovered:
             reason = "it names an AWS service the knowledge has no topic for, and no topic"
         elif out_of_scope and ranking.area is not None:
             area_name = self.index.area_names[ranking.area.topic - self.index.first_area]

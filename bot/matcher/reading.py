@@ -181,12 +181,15 @@ class Reading:
     # it names an AWS service the knowledge has no topic for ("step functions"; knowledge
     # `services:`), matched exactly on a reading of its words (after typo fixing)
     names_uncovered: bool = False
+    # it is about another cloud provider's product (`Reader._about_another_cloud`)
+    about_other_cloud: bool = False
 
     @property
     def about_uncovered(self) -> bool:
-        """It names an AWS service without a topic and no topic: refused before the fitted
-        decision (docs/matching.md, "Two-stage decision")."""
-        return self.names_uncovered and not self.named
+        """It names an AWS service without a topic and no topic, or it is about another
+        cloud provider's product: refused before the fitted decision (docs/matching.md,
+        "Two-stage decision")."""
+        return (self.names_uncovered and not self.named) or self.about_other_cloud
 
     def only_names(self) -> int | None:
         """The topic, when every word read names it and nothing else is said ("aws config"):
@@ -249,6 +252,12 @@ def _names_differ_around(reading: Reading) -> bool:
     return False
 
 
+# Words that say a question is about AWS whatever else it names.
+_AWS_WORDS = frozenset({"aws", "amazon"})
+# Words before a provider's name that make it a place, not the subject ("running in azure").
+_LOCATION_WORDS = frozenset({"in", "on", "at", "from", "into", "inside", "via"})
+
+
 class Reader:
     """Reads questions against one index; caches typo corrections (bounded)."""
 
@@ -265,6 +274,12 @@ class Reader:
         # built after SCANS_BEFORE_TYPO_TABLES unknown words (~70 ms for the bundled
         # knowledge), not with the index: a one-shot `awssec ask` never needs them
         self._typos: TypoTables | None = None
+        # first stems of the other cloud providers' names, and the lengths of those names and
+        # of the AWS services' (what `_about_another_cloud` looks for)
+        self._cloud_starts = frozenset(p[0] for p in index.other_cloud_phrases)
+        self._cloud_first_words = frozenset(index.other_cloud_words)
+        named = index.other_cloud_phrases | index.service_phrases
+        self._provider_and_service_lengths = sorted({len(p) for p in named}, reverse=True)
         self._scans = 0  # unknown words corrected by scanning, before the tables exist
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
@@ -293,6 +308,7 @@ class Reader:
         reading.expanded.extend(rewritten)
         self._read_groups(content, after_comparison, after_weak, after_versus, reading, holdout)
         reading.named = self._named(reading, holdout)
+        reading.about_other_cloud = self._about_another_cloud(reading)
         if (
             reading.comparison
             and after_versus
@@ -311,6 +327,32 @@ class Reader:
                 and _names_differ_across(reading)
             )
         return reading
+
+    def _about_another_cloud(self, reading: Reading) -> bool:
+        """Is it about another cloud provider's product ("cloudflare waf custom rule to block
+        bots", "gcp secret manager rotation")? It names a provider from the knowledge's
+        `other_clouds:`, says nothing of AWS (no "aws" or "amazon", no name from `services:`),
+        and every topic it names comes right after a provider's name: "cloudflare waf" is
+        Cloudflare's WAF, while "azure ad as the identity source for iam identity center"
+        names a topic of its own. A provider named only as where something is ("a workload
+        running in azure", "added the cname in cloudflare") does not make it about them."""
+        sequence = reading.sequence
+        if self._cloud_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
+            return False  # most questions: no provider named, or AWS named
+        typed = reading.words
+        mentions = [i for i, w in enumerate(typed) if w in self._cloud_first_words]
+        if all(i and typed[i - 1] in _LOCATION_WORDS for i in mentions):
+            return False
+        clouds, services = self.index.other_cloud_phrases, self.index.service_phrases
+        after_cloud: set[int] = set()  # positions right after a provider's name
+        for start in range(len(sequence)):
+            for n in self._provider_and_service_lengths:
+                run = tuple(sequence[start : start + n])
+                if len(run) == n and run in clouds:
+                    after_cloud.add(start + n)
+                elif len(run) == n and run in services:
+                    return False
+        return bool(after_cloud) and all(s in after_cloud for s, _, _ in reading.name_spans)
 
     def _read_typed_phrases(
         self, all_words: list[str]
