@@ -154,23 +154,20 @@ def test_a_null_key_is_reported_on_its_own_line(write_knowledge):
     assert problem.line == 11 and "unknown key 'None'" in problem.message
 
 
-def test_services_must_be_a_list_of_names(write_knowledge):
+@pytest.mark.parametrize(
+    ("key", "what"), [("services", "service names"), ("other_clouds", "provider names")]
+)
+def test_name_lists_must_be_lists_of_names(write_knowledge, key, what):
+    """`services:` (AWS services without a topic) and `other_clouds:` (other providers)."""
     folder = write_knowledge(
-        {"t.yaml": "topics:\n" + topic_yaml("demo"), "s.yaml": "services:\n  - Widget Forge\n"}
+        {"t.yaml": "topics:\n" + topic_yaml("demo"), "s.yaml": f"{key}:\n  - Widget Forge\n"}
     )
-    assert load_knowledge(folder).services == ("Widget Forge",)
-    (folder / "s.yaml").write_text("services: Widget Forge\n", encoding="utf-8")
-    with pytest.raises(KnowledgeError, match="'services' must be a list of service names"):
+    assert getattr(load_knowledge(folder), key) == ("Widget Forge",)
+    (folder / "s.yaml").write_text(f"{key}: Widget Forge\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=f"'{key}' must be a list of {what}"):
         load_knowledge(folder)
-
-
-def test_other_clouds_must_be_a_list_of_names(write_knowledge):
-    folder = write_knowledge(
-        {"t.yaml": "topics:\n" + topic_yaml("demo"), "c.yaml": "other_clouds:\n  - Nimbus\n"}
-    )
-    assert load_knowledge(folder).other_clouds == ("Nimbus",)
-    (folder / "c.yaml").write_text("other_clouds: [Nimbus, 3]\n", encoding="utf-8")
-    with pytest.raises(KnowledgeError, match="'other_clouds' must be a list of provider names"):
+    (folder / "s.yaml").write_text(f"{key}: [Widget Forge, 3]\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=f"'{key}' must be a list of {what}"):
         load_knowledge(folder)
 
 
