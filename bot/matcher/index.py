@@ -175,11 +175,12 @@ class TopicIndex:
     unknown_idf: float = 0.0
     # stemmed names of AWS services the knowledge has no topic for (`services:` in knowledge)
     uncovered_phrases: frozenset[tuple[str, ...]] = frozenset()
-    # stemmed names of the other cloud providers (`other_clouds:` in knowledge), and every
-    # AWS service name the knowledge lists (`services:`, covered or not)
+    # stemmed names of the other cloud providers (`other_clouds:` in knowledge)...
     other_cloud_phrases: frozenset[tuple[str, ...]] = frozenset()
     # ...and the first word of each provider's name as typed ("azure", "google")
     other_cloud_words: frozenset[str] = frozenset()
+    # stemmed names of every AWS service the knowledge lists (`services:`, covered or not):
+    # naming one says a question is about AWS
     service_phrases: frozenset[tuple[str, ...]] = frozenset()
     # out-of-scope areas: documents first_area .. first_area + len(area_names) - 1
     area_names: tuple[str, ...] = ()
