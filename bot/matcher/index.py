@@ -361,11 +361,13 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         for df in set(index.document_frequency.values())
     }
     index.idf = {term: idf_of[df] for term, df in index.document_frequency.items()}
-    index.uncovered_phrases = _uncovered(kb.services, phrases, index.postings, len(kb.topics))
+    index.service_phrases = frozenset(s for s in map(stems_of, kb.services) if s)
+    index.uncovered_phrases = _uncovered(
+        index.service_phrases, phrases, index.postings, len(kb.topics)
+    )
     index.area_names = tuple(a.name for a in kb.out_of_scope)
     index.other_cloud_phrases = frozenset(s for s in map(stems_of, kb.other_clouds) if s)
     index.other_cloud_words = frozenset(w[0] for w in map(content_words, kb.other_clouds) if w)
-    index.service_phrases = frozenset(s for s in map(stems_of, kb.services) if s)
     starting: defaultdict[str, set[int]] = defaultdict(set)
     for phrase in (*index.phrases, *index.uncovered_phrases):
         if len(phrase) > 1:
@@ -400,12 +402,12 @@ def _name_forms(word: str) -> tuple[str, ...]:
 
 
 def _uncovered(
-    services: tuple[str, ...],
+    services: frozenset[tuple[str, ...]],
     phrases: Mapping[tuple[str, ...], list[int]],
     postings: Mapping[str, Mapping[int, tuple[float, ...]]],
     topic_count: int,
 ) -> frozenset[tuple[str, ...]]:
-    """The stemmed service names that no topic speaks about: not a topic's name, and not a
+    """The service names (stemmed) that no topic speaks about: not a topic's name, and not a
     word (one-word names) or every adjacent word pair (longer ones) of the topics' text.
     A name the knowledge uses ("lambda", "eventbridge") is something some topic covers; an
     out-of-scope area that mentions Step Functions does not make it covered."""
@@ -416,9 +418,8 @@ def _uncovered(
         return documents is not None and next(iter(documents), topic_count) < topic_count
 
     uncovered = set()
-    for name in services:
-        stems = stems_of(name)
-        if not stems or stems in phrases:
+    for stems in services:
+        if stems in phrases:
             continue
         terms = [pair_term(a, b) for a, b in pairwise(stems)] if len(stems) > 1 else [stems[0]]
         if not all(in_topics(t) for t in terms):

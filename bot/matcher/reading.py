@@ -243,8 +243,10 @@ def _names_differ_around(reading: Reading) -> bool:
     for at in reading.versus_breaks:
         before = [(end, topic) for _, end, topic in spans if end <= at]
         after = [(start, topic) for start, _, topic in spans if start >= at]
-        nearest_before = {t for end, t in before if end == max(before)[0]} if before else set()
-        nearest_after = {t for start, t in after if start == min(after)[0]} if after else set()
+        last_end = max((end for end, _ in before), default=None)
+        first_start = min((start for start, _ in after), default=None)
+        nearest_before = {t for end, t in before if end == last_end}
+        nearest_after = {t for start, t in after if start == first_start}
         if nearest_before - nearest_after and nearest_after - nearest_before:
             return True
         if len({t for _, t in before} | {t for _, t in after}) == 1:
@@ -274,13 +276,12 @@ class Reader:
         # built after SCANS_BEFORE_TYPO_TABLES unknown words (~70 ms for the bundled
         # knowledge), not with the index: a one-shot `awssec ask` never needs them
         self._typos: TypoTables | None = None
+        self._scans = 0  # unknown words corrected by scanning, before the tables exist
         # first stems of the other cloud providers' names, and the lengths of those names and
         # of the AWS services' (what `_about_another_cloud` looks for)
         self._cloud_starts = frozenset(p[0] for p in index.other_cloud_phrases)
-        self._cloud_first_words = frozenset(index.other_cloud_words)
         named = index.other_cloud_phrases | index.service_phrases
         self._provider_and_service_lengths = sorted({len(p) for p in named}, reverse=True)
-        self._scans = 0  # unknown words corrected by scanning, before the tables exist
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
         all_words, rewritten = self._read_typed_phrases(all_words)
@@ -340,7 +341,7 @@ class Reader:
         if self._cloud_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
             return False  # most questions: no provider named, or AWS named
         typed = reading.words
-        mentions = [i for i, w in enumerate(typed) if w in self._cloud_first_words]
+        mentions = [i for i, w in enumerate(typed) if w in self.index.other_cloud_words]
         if all(i and typed[i - 1] in _LOCATION_WORDS for i in mentions):
             return False
         clouds, services = self.index.other_cloud_phrases, self.index.service_phrases
@@ -348,9 +349,11 @@ class Reader:
         for start in range(len(sequence)):
             for n in self._provider_and_service_lengths:
                 run = tuple(sequence[start : start + n])
-                if len(run) == n and run in clouds:
+                if len(run) < n:
+                    continue
+                if run in clouds:
                     after_cloud.add(start + n)
-                elif len(run) == n and run in services:
+                elif run in services:
                     return False
         return bool(after_cloud) and all(s in after_cloud for s, _, _ in reading.name_spans)
 
