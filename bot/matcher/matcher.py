@@ -615,6 +615,13 @@ class Matcher:
             for c in candidates
             if ranking.probability * c.share / best.share >= MIN_SUGGESTION_PROBABILITY
         ][:MAX_SUGGESTIONS]
+        # The topics the question names are offered first, the others after them, in the
+        # ranking's order: "enable guardduty across the org with a delegated admin" reads more
+        # like Organizations' and Detective's text than like GuardDuty's, but names GuardDuty.
+        named = [c for c in candidates if c.topic in ranking.reading.named]
+        if any(c not in near for c in named):
+            others = [c for c in near if c not in named]
+            near = sorted([*named, *others][:MAX_SUGGESTIONS], key=candidates.index)
         answer = Answer(
             question=question,
             kind=AnswerKind.NO_MATCH,

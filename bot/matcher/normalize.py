@@ -32,7 +32,7 @@ STOPWORDS = frozenset(
     """
     a about above after again against ah all also am an and any anybody anyone anything
     are aren around as ask asking at aw aws amazon be because been before being best
-    between bit bot both but by can cannot could curious did do does doing don done dumb
+    between bit both but by can cannot could curious did do does doing don done dumb
     each either else eh etc even ever every exactly explain few folks for from get gets
     getting give go going good got guys had has have having he hello help her here hey
     hi him his hm hmm how however i if im in into is isn it its itself ive just kind
@@ -53,6 +53,11 @@ STOPWORDS = frozenset(
     obviously definitely probably maybe somehow anyway
     """.split()
 )
+
+# What people call the bot by ("hey bot, quick q"): filler right after a greeting or thanks,
+# and a word like any other elsewhere ("waf bot control", "some bot is hammering /login").
+ADDRESS_WORDS = frozenset({"bot"})
+GREETING_WORDS = frozenset("hey hi hello yo thanks thank thx ty ok okay".split())
 
 # Words that turn "A and B" into a request to compare A with B...
 STRONG_COMPARISON_WORDS = frozenset(

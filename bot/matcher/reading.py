@@ -18,7 +18,9 @@ from rapidfuzz.distance import OSA
 
 from bot.matcher.index import TopicIndex, pair_term
 from bot.matcher.normalize import (
+    ADDRESS_WORDS,
     COMPARISON_WORDS,
+    GREETING_WORDS,
     INFIX_COMPARISON_WORDS,
     STOPWORDS,
     STRONG_COMPARISON_WORDS,
@@ -289,7 +291,9 @@ class Reader:
         after_comparison: set[int] = set()  # content words that follow a "vs", "or"...
         after_weak: set[int] = set()  # ...and those that follow an "or", "between"...
         after_versus: set[int] = set()  # ...and those that follow a "vs", "versus"
-        for w in all_words:
+        for i, w in enumerate(all_words):
+            if w in ADDRESS_WORDS and i and all_words[i - 1] in GREETING_WORDS:
+                continue  # "hey bot": the bot addressed, not a bot talked about
             if w in COMPARISON_WORDS:
                 after_comparison.add(len(content))
                 if w in WEAK_COMPARISON_WORDS:
