@@ -667,16 +667,27 @@ def test_did_you_mean_offers_every_topic_the_question_names(kb, matcher):
 
 def test_a_question_about_another_cloud_providers_product_is_refused(matcher):
     """Naming a provider from knowledge/other-clouds.yaml, saying nothing of AWS, and naming a
-    topic only right after the provider ("cloudflare waf") is asking about their product."""
+    topic only within the name of the provider's product ("cloudflare waf", "azure front door
+    waf", "gcp workload identity federation") is asking about their product."""
     theirs = matcher.explain("cloudflare waf rate limiting rule for our login page")
     assert theirs.answer.kind is AnswerKind.NO_MATCH
     assert theirs.ranking is not None and theirs.ranking.reading.about_other_cloud
     assert "waf" in [t.id for t in theirs.answer.suggestions]
+    # A topic's name inside the provider's product name is theirs too.
+    for question in (
+        "azure front door waf custom rule to geo-block a country",
+        "gcp workload identity federation for github actions",
+    ):
+        explanation = matcher.explain(question)
+        assert explanation.ranking is not None
+        assert explanation.ranking.reading.about_other_cloud, question
+        assert explanation.answer.kind is AnswerKind.NO_MATCH, question
     # The same provider, but AWS said, a topic named on its own, or the provider as a place:
     # about AWS.
     for question in (
         "aws waf or cloudflare waf for rate limiting our login page",
         "azure ad as the identity source for iam identity center",
+        "azure ad sso into identity center",
         "workloads hosted in azure need temporary credentials from our x.509 certificates",
     ):
         explanation = matcher.explain(question)

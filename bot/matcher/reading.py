@@ -260,6 +260,19 @@ def _names_differ_around(reading: Reading) -> bool:
 _AWS_WORDS = frozenset({"aws", "amazon"})
 # Words before a provider's name that make it a place, not the subject ("running in azure").
 _LOCATION_WORDS = frozenset({"in", "on", "at", "from", "into", "inside", "via"})
+# A provider's product name may hold this many words between the provider and a topic's
+# name: "azure front door waf", "gcp workload identity federation". More: more questions read
+# as about another provider's product; fewer: only "cloudflare waf" (a name right after it).
+PRODUCT_NAME_GAP = 2
+
+
+def _within_product(name: tuple[str, ...], products: list[tuple[str, ...]]) -> bool:
+    """Is `name` part of some provider's product name, at most PRODUCT_NAME_GAP words in?"""
+    return any(
+        product[gap : gap + len(name)] == name
+        for product in products
+        for gap in range(min(PRODUCT_NAME_GAP, len(product) - len(name)) + 1)
+    )
 
 
 class Reader:
@@ -337,10 +350,11 @@ class Reader:
         """Is it about another cloud provider's product ("cloudflare waf custom rule to block
         bots", "gcp secret manager rotation")? It names a provider from the knowledge's
         `other_clouds:`, says nothing of AWS (no "aws" or "amazon", no name from `services:`),
-        and every topic it names comes right after a provider's name: "cloudflare waf" is
-        Cloudflare's WAF, while "azure ad as the identity source for iam identity center"
-        names a topic of its own. A provider named only as where something is ("a workload
-        running in azure", "added the cname in cloudflare") does not make it about them."""
+        and every topic it names comes right after a provider's name or inside its product's
+        name (`_product_names`): "cloudflare waf" and "azure front door waf" are theirs, while
+        "azure ad as the identity source for iam identity center" names a topic of its own.
+        A provider named only as where something is ("a workload running in azure", "added
+        the cname in cloudflare") does not make it about them."""
         sequence = reading.sequence
         if self._cloud_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
             return False  # most questions: no provider named, or AWS named
@@ -359,7 +373,29 @@ class Reader:
                     after_cloud.add(start + n)
                 elif run in services:
                     return False
-        return bool(after_cloud) and all(s in after_cloud for s, _, _ in reading.name_spans)
+        if not after_cloud:
+            return False
+        products = self._product_names(typed, mentions)
+        return all(
+            start in after_cloud or _within_product(tuple(sequence[start:end]), products)
+            for start, end, _ in reading.name_spans
+        )
+
+    def _product_names(self, typed: list[str], mentions: list[int]) -> list[tuple[str, ...]]:
+        """The stems of the words after each provider's name, up to the first filler or
+        comparison word: its product's name ("front door waf" in "azure front door waf
+        custom rule", but not "sso" and on in "azure ad sso into identity center")."""
+        clouds = self.index.other_cloud_phrases
+        products = []
+        for at in mentions:
+            run: list[str] = []
+            for w in typed[at:]:
+                if is_filler(w) or w in COMPARISON_WORDS:
+                    break
+                run.append(stem(w))
+            provider = max((len(p) for p in clouds if tuple(run[: len(p)]) == p), default=1)
+            products.append(tuple(run[provider:]))
+        return products
 
     def _read_typed_phrases(
         self, all_words: list[str]
