@@ -34,6 +34,7 @@ from bot.matcher.settings import (
     MIN_CORRECTABLE_LENGTH,
     MIN_MISTYPED_FILLER_LENGTH,
     MIN_SPLIT_PART_LENGTH,
+    PRODUCT_NAME_GAP,
     SCANS_BEFORE_TYPO_TABLES,
     SYNONYM_TRUST,
     TWO_EDITS_FROM_LENGTH,
@@ -260,10 +261,6 @@ def _names_differ_around(reading: Reading) -> bool:
 _AWS_WORDS = frozenset({"aws", "amazon"})
 # Words before a provider's name that make it a place, not the subject ("running in azure").
 _LOCATION_WORDS = frozenset({"in", "on", "at", "from", "into", "inside", "via"})
-# A provider's product name may hold this many words between the provider and a topic's
-# name: "azure front door waf", "gcp workload identity federation". More: more questions read
-# as about another provider's product; fewer: only "cloudflare waf" (a name right after it).
-PRODUCT_NAME_GAP = 2
 
 
 def _within_product(name: tuple[str, ...], products: list[tuple[str, ...]]) -> bool:
@@ -384,7 +381,8 @@ class Reader:
     def _product_names(self, typed: list[str], mentions: list[int]) -> list[tuple[str, ...]]:
         """The stems of the words after each provider's name, up to the first filler or
         comparison word: its product's name ("front door waf" in "azure front door waf
-        custom rule", but not "sso" and on in "azure ad sso into identity center")."""
+        custom rule"; "ad sso" in "azure ad sso into identity center", where "into" ends
+        it, so Identity Center is named outside it)."""
         clouds = self.index.other_cloud_phrases
         products = []
         for at in mentions:
