@@ -193,6 +193,27 @@ def is_filler(word: str) -> bool:
     return word in STOPWORDS
 
 
+_HEX_DIGITS = frozenset("0123456789abcdef")
+# Resource IDs pasted from the console or an error: the hex part of "sg-0a1b2c3d" or
+# "i-0123456789abcdef0" is at least this long (ports and years are shorter, "deadbeef" has no
+# digit, "sha256" and "x509" are not hex). Shorter: more hex-looking words dropped.
+MIN_RESOURCE_ID_LENGTH = 8
+# Numbers this long are account IDs (12 digits), timestamps or phone numbers, not ports,
+# days or sizes ("3389", "90 days", "1024"). Shorter: more numbers dropped.
+MIN_ID_NUMBER_LENGTH = 10
+
+
+def is_resource_id(word: str) -> bool:
+    """A pasted identifier: the hex part of a resource ID, or an account ID. It names one
+    resource, never what a question is about, so reading it only dilutes the words that are
+    ("who deleted sg-0a1b2c3d", "role in 123456789012 gets AccessDenied")."""
+    if word.isdigit():
+        return len(word) >= MIN_ID_NUMBER_LENGTH
+    return (
+        len(word) >= MIN_RESOURCE_ID_LENGTH and _HEX_DIGITS.issuperset(word) and not word.isalpha()
+    )
+
+
 def content_words(text: str) -> list[str]:
     """Words of `text` without filler (stop words)."""
     return [w for w in words(text) if w not in STOPWORDS]

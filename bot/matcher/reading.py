@@ -26,6 +26,7 @@ from bot.matcher.normalize import (
     STRONG_COMPARISON_WORDS,
     WEAK_COMPARISON_WORDS,
     is_filler,
+    is_resource_id,
     stem,
 )
 from bot.matcher.settings import (
@@ -310,7 +311,7 @@ class Reader:
                     after_weak.add(len(content))
                 elif w in INFIX_COMPARISON_WORDS:
                     after_versus.add(len(content))
-            elif not is_filler(w) and not self._mistyped_filler(w):
+            elif not is_filler(w) and not is_resource_id(w) and not self._mistyped_filler(w):
                 content.append(w)
         reading = Reading(
             words=all_words,

@@ -94,7 +94,9 @@ def test_broken_edit_keeps_serving_and_a_fix_is_picked_up(
     assert health["ok"] is True and health["topics"] == 4
     # Still answering, with the last good knowledge.
     assert ask(web_server, fake_slack, "which service finds PII?") == "Amazon Macie"
-    assert "knowledge reload failed" in web_server.output()
+    # Read the log until the line is there (bounded), not once: it failed once in a
+    # fresh-clone CI on a machine busy with other work, right after /healthz showed the error.
+    assert poll(lambda: "knowledge reload failed" in web_server.output())
 
     # Fix it (with a visible change): the new version is served without a restart.
     topics.write_text(good.replace("name: Amazon Macie", "name: Amazon Macie (PII finder)", 1))
