@@ -155,10 +155,16 @@ def test_a_null_key_is_reported_on_its_own_line(write_knowledge):
 
 
 @pytest.mark.parametrize(
-    ("key", "what"), [("services", "service names"), ("other_clouds", "provider names")]
+    ("key", "what"),
+    [
+        ("services", "service names"),
+        ("other_clouds", "provider names"),
+        ("other_vendors", "vendor names"),
+    ],
 )
 def test_name_lists_must_be_lists_of_names(write_knowledge, key, what):
-    """`services:` (AWS services without a topic) and `other_clouds:` (other providers)."""
+    """`services:` (AWS services without a topic), `other_clouds:` (other providers) and
+    `other_vendors:` (other vendors' products)."""
     folder = write_knowledge(
         {"t.yaml": "topics:\n" + topic_yaml("demo"), "s.yaml": f"{key}:\n  - Widget Forge\n"}
     )

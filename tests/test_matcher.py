@@ -190,13 +190,13 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
     assert result.refusal_rate >= PUBLIC_FLOORS[1], misses
 
 
-# Sets C-Z and AA-AM, written for the 66-topic knowledge from ids and names only: regression
+# Sets C-Z and AA-AT, written for the 66-topic knowledge from ids and names only: regression
 # floors a few points under their figures in the README (a floor is not a target; C-F are no
 # longer fully held out; G was scored twice and never tuned on; H nearly held out, see its
 # header; I was scored once, at the end of the evening; J's misses were studied after its
 # first score; K and L were scored once, late on 2026-12-01, and never tuned on; M, N, P, Q,
-# Y, AA, AB, AF, AG, AI, AK and AL were tuned on; O, R-X, Z, AC-AE, AH, AJ and AM were scored,
-# figures only, and never tuned on).
+# Y, AA, AB, AF, AG, AI, AK, AL, AN, AP and AQ were tuned on; O, R-X, Z, AC-AE, AH, AJ, AM, AO
+# and AT were scored, figures only, and never tuned on).
 LATER_HELD_OUT_FLOORS = {
     "set-c.yaml": (0.92, 0.91),
     "set-d.yaml": (0.87, 0.91),
@@ -235,6 +235,11 @@ LATER_HELD_OUT_FLOORS = {
     "set-ak.yaml": (0.97, 0.93),
     "set-al.yaml": (0.96, 0.94),
     "set-am.yaml": (0.93, 0.95),
+    "set-an.yaml": (0.95, 0.95),
+    "set-ao.yaml": (0.95, 0.88),
+    "set-ap.yaml": (0.97, 0.97),
+    "set-aq.yaml": (0.97, 0.94),
+    "set-at.yaml": (0.93, 0.95),
 }
 
 
@@ -667,6 +672,18 @@ def test_pasted_resource_and_account_ids_are_not_read(matcher):
     assert kept.ranking.reading.sequence == ["x509", "sha256", "deadbeef", "port", "3389"]
 
 
+def test_an_arns_partition_is_read_not_taken_for_an_emoji(matcher):
+    """Slack writes emoji as :name:, and so is the partition inside "arn:aws-us-gov:iam::":
+    only a :name: that stands apart from the words around it is dropped."""
+    arn = matcher.explain("our arns start with arn:aws-us-gov:iam:: not arn:aws:iam::")
+    assert arn.ranking is not None
+    assert "gov" in arn.ranking.reading.sequence
+    assert arn.answer.topic_ids == ["govcloud"]
+    emoji = matcher.explain("great :tada: which service finds pii :+1::skin-tone-2:")
+    assert emoji.ranking is not None
+    assert not {"tada", "skin", "tone"} & set(emoji.ranking.reading.sequence)
+
+
 def test_did_you_mean_offers_every_topic_the_question_names(kb, matcher):
     """When the bot does not answer, the topics a question names are among the suggestions,
     however the ranking placed them ("enable guardduty across the org with a delegated
@@ -717,6 +734,30 @@ def test_a_question_about_another_cloud_providers_product_is_refused(matcher):
         "workloads hosted in azure need temporary credentials from our x.509 certificates"
     )
     assert hosted.topic_ids == ["iam-roles-anywhere"]
+
+
+def test_a_question_about_another_vendors_product_is_refused(matcher):
+    """A vendor from knowledge/other-vendors.yaml is read as another cloud provider is: named
+    with nothing of AWS and no topic of its own, the question is about their product; with a
+    topic named on its own, or with AWS said, it is about AWS."""
+    # After "in", a vendor is still the subject, and so is a cloud with its product named.
+    for question in (
+        "is zoom fedramp authorized",
+        "veeam immutable backup repository setup",
+        "how do i report a security vulnerability in google chrome",
+        "how do i turn on automatic key rotation in gcp cloud kms",
+    ):
+        explanation = matcher.explain(question)
+        assert explanation.ranking is not None
+        assert explanation.ranking.reading.about_other_cloud, question
+        assert explanation.answer.kind is AnswerKind.NO_MATCH, question
+    for question in (
+        "wiz flagged a security group open to the world, how do we close it",
+        "send wiz findings to aws security hub",
+    ):
+        explanation = matcher.explain(question)
+        assert explanation.ranking is not None
+        assert not explanation.ranking.reading.about_other_cloud, question
 
 
 def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):

@@ -25,7 +25,7 @@ from bot.knowledge.problems import KnowledgeError, Problem
 from bot.knowledge.yaml_lines import LineDict, LineList, line_of, load_with_lines
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-TOP_LEVEL_KEYS = ("topics", "synonyms", "services", "other_clouds", "out_of_scope")
+TOP_LEVEL_KEYS = ("topics", "synonyms", "services", "other_clouds", "other_vendors", "out_of_scope")
 REQUIRED_KEYS = (
     "id",
     "name",
@@ -71,6 +71,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
     synonyms: dict[str, tuple[str, ...]] = {}
     services: list[str] = []
     other_clouds: list[str] = []
+    other_vendors: list[str] = []
     areas: list[OutOfScopeArea] = []
     digest = hashlib.sha256()
 
@@ -100,6 +101,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         _read_document(name, document, topics, synonyms, problems)
         _read_names(name, document, "services", "service names", services, problems)
         _read_names(name, document, "other_clouds", "provider names", other_clouds, problems)
+        _read_names(name, document, "other_vendors", "vendor names", other_vendors, problems)
         _read_out_of_scope(name, document, areas, problems)
 
     _check_cross_references(topics, problems)
@@ -112,6 +114,7 @@ def load_knowledge(path: str | os.PathLike[str] | None = None) -> KnowledgeBase:
         synonyms=synonyms,
         services=tuple(dict.fromkeys(services)),
         other_clouds=tuple(dict.fromkeys(other_clouds)),
+        other_vendors=tuple(dict.fromkeys(other_vendors)),
         out_of_scope=tuple(areas),
         version=_version(digest),
     )
@@ -326,7 +329,8 @@ def _read_names(
     problems: list[Problem],
 ) -> None:
     """A top-level list of names: `services:` (AWS services that have no topic) or
-    `other_clouds:` (cloud and edge providers other than AWS)."""
+    `other_clouds:` (cloud and edge providers other than AWS) or `other_vendors:` (other
+    vendors' products)."""
     found = _top_level_list(name, document, key, what, problems)
     if found is None:
         return

@@ -55,6 +55,8 @@ class KnowledgeBase:
     # Cloud and edge providers other than AWS ("azure", "cloudflare"): a question about one
     # of their products is refused (the matcher's reading says when it is).
     other_clouds: tuple[str, ...] = ()
+    # Other vendors' products ("zoom", "wiz", "veeam"), read exactly as other_clouds are.
+    other_vendors: tuple[str, ...] = ()
     # What the knowledge deliberately does not answer, with example questions.
     out_of_scope: tuple[OutOfScopeArea, ...] = ()
     # Short content hash: tells which knowledge a running bot is serving.

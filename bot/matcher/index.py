@@ -175,10 +175,13 @@ class TopicIndex:
     unknown_idf: float = 0.0
     # stemmed names of AWS services the knowledge has no topic for (`services:` in knowledge)
     uncovered_phrases: frozenset[tuple[str, ...]] = frozenset()
-    # stemmed names of the other cloud providers (`other_clouds:` in knowledge)...
+    # stemmed names of the other cloud providers and vendors (`other_clouds:` and
+    # `other_vendors:` in knowledge)...
     other_cloud_phrases: frozenset[tuple[str, ...]] = frozenset()
     # ...and the first word of each provider's name as typed ("azure", "google")
     other_cloud_words: frozenset[str] = frozenset()
+    # ...of which the vendors' (never a place: "a vulnerability in chrome" is about Chrome)
+    other_vendor_words: frozenset[str] = frozenset()
     # stemmed names of every AWS service the knowledge lists (`services:`, covered or not):
     # naming one says a question is about AWS
     service_phrases: frozenset[tuple[str, ...]] = frozenset()
@@ -366,8 +369,10 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
         index.service_phrases, phrases, index.postings, len(kb.topics)
     )
     index.area_names = tuple(a.name for a in kb.out_of_scope)
-    index.other_cloud_phrases = frozenset(s for s in map(stems_of, kb.other_clouds) if s)
-    index.other_cloud_words = frozenset(w[0] for w in map(content_words, kb.other_clouds) if w)
+    providers = (*kb.other_clouds, *kb.other_vendors)
+    index.other_cloud_phrases = frozenset(s for s in map(stems_of, providers) if s)
+    index.other_cloud_words = frozenset(w[0] for w in map(content_words, providers) if w)
+    index.other_vendor_words = frozenset(w[0] for w in map(content_words, kb.other_vendors) if w)
     starting: defaultdict[str, set[int]] = defaultdict(set)
     for phrase in (*index.phrases, *index.uncovered_phrases):
         if len(phrase) > 1:

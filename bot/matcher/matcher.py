@@ -634,8 +634,8 @@ class Matcher:
         )
         if ranking.reading.about_other_cloud:
             reason = (
-                "it is about another cloud provider's product: it names the provider, says "
-                "nothing of AWS, and names topics only within the provider's product name"
+                "it is about another provider's or vendor's product: it names the provider, "
+                "says nothing of AWS, and names topics only within the provider's product name"
             )
         elif uncovered:
             reason = "it names an AWS service the knowledge has no topic for, and no topic"

@@ -18,7 +18,9 @@ _SLACK_REFERENCE = re.compile(r"<[@#!][^>]*>")
 _SLACK_LINK_WITH_LABEL = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>")
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^>]*>")
 _BARE_URL = re.compile(r"https?://\S+")
-_EMOJI = re.compile(r":[a-z0-9_+\-']+:")
+# :tada:, :+1::skin-tone-2:. Not inside a word: "arn:aws:iam::1234:role/x" and
+# "arn:aws-us-gov:..." are ARNs whose partition would otherwise read as an emoji.
+_EMOJI = re.compile(r"(?<![a-z0-9]):[a-z0-9_+\-']+:(?![a-z0-9])")
 _WORD = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
 # "I'd" is "I": without its quote it would read as "id", which is a word ("external id").

@@ -347,18 +347,25 @@ class Reader:
     def _about_another_cloud(self, reading: Reading) -> bool:
         """Is it about another cloud provider's product ("cloudflare waf custom rule to block
         bots", "gcp secret manager rotation")? It names a provider from the knowledge's
-        `other_clouds:`, says nothing of AWS (no "aws" or "amazon", no name from `services:`),
-        and every topic it names comes right after a provider's name or inside its product's
-        name (`_product_names`): "cloudflare waf" and "azure front door waf" are theirs, while
-        "azure ad as the identity source for iam identity center" names a topic of its own.
-        A provider named only as where something is ("a workload running in azure", "added
-        the cname in cloudflare") does not make it about them."""
+        `other_clouds:` or a vendor from `other_vendors:`, says nothing of AWS (no "aws" or
+        "amazon", no name from `services:`), and every topic it names comes right after a
+        provider's name or inside its product's name (`_product_names`): "cloudflare waf" and
+        "azure front door waf" are theirs, while "azure ad as the identity source for iam
+        identity center" names a topic of its own. A cloud named only as where something is,
+        with no product after it ("a workload running in azure", "added the cname in
+        cloudflare"), does not make it about them; "key rotation in gcp cloud kms" names
+        their product, and a vendor is never a place ("a vulnerability in google chrome")."""
         sequence = reading.sequence
         if self._cloud_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
             return False  # most questions: no provider named, or AWS named
         typed = reading.words
         mentions = [i for i, w in enumerate(typed) if w in self.index.other_cloud_words]
-        if all(i and typed[i - 1] in _LOCATION_WORDS for i in mentions):
+        products = self._product_names(typed, mentions)
+        vendors = self.index.other_vendor_words
+        if all(
+            i and typed[i - 1] in _LOCATION_WORDS and not product and typed[i] not in vendors
+            for i, product in zip(mentions, products, strict=True)
+        ):
             return False
         clouds, services = self.index.other_cloud_phrases, self.index.service_phrases
         after_cloud: set[int] = set()  # positions right after a provider's name
@@ -373,7 +380,6 @@ class Reader:
                     return False
         if not after_cloud:
             return False
-        products = self._product_names(typed, mentions)
         return all(
             start in after_cloud or _within_product(tuple(sequence[start:end]), products)
             for start, end, _ in reading.name_spans

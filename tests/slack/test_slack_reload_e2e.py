@@ -94,9 +94,12 @@ def test_broken_edit_keeps_serving_and_a_fix_is_picked_up(
     assert health["ok"] is True and health["topics"] == 4
     # Still answering, with the last good knowledge.
     assert ask(web_server, fake_slack, "which service finds PII?") == "Amazon Macie"
-    # Read the log until the line is there (bounded), not once: it failed once in a
-    # fresh-clone CI on a machine busy with other work, right after /healthz showed the error.
-    assert poll(lambda: "knowledge reload failed" in web_server.output())
+    # One log line names the problem: "knowledge reload failed" from a worker that was
+    # serving when the edit landed, "knowledge is broken; serving the last good version"
+    # from one that booted after it (which worker gets the requests is gunicorn's choice:
+    # expecting only the first failed twice on busy machines). Read until it is there.
+    logged = re.compile(r"knowledge (reload failed|is broken)[^\n]*topics\.yaml:\d+")
+    assert poll(lambda: logged.search(web_server.output())), web_server.output()[-2000:]
 
     # Fix it (with a visible change): the new version is served without a restart.
     topics.write_text(good.replace("name: Amazon Macie", "name: Amazon Macie (PII finder)", 1))
