@@ -33,9 +33,10 @@ TWO_EDITS_FROM_LENGTH = 8
 WEAK_COMPARISON_MIN_NAMING_SHARE = 0.4
 # A topic named inside another cloud provider's product name, at most this many words after
 # the provider, is part of that product ("azure front door waf", "gcp workload identity
-# federation"): the question is theirs. More: more questions read as about another
-# provider's product; 0: only a name right after the provider ("cloudflare waf").
-PRODUCT_NAME_GAP = 2
+# federation", "azure key vault managed hsm"): the question is theirs. More: more questions
+# read as about another provider's product; 0: only a name right after the provider
+# ("cloudflare waf"). 2 -> 3 refused one more development question and lost none.
+PRODUCT_NAME_GAP = 3
 # How much a typo-corrected reading of a word counts, per edit, next to the word as typed.
 # Lower: a correction can never outweigh what the asker actually wrote.
 CORRECTED_TRUST = 0.9

@@ -46,12 +46,21 @@ def web_server(
         fake_slack,
         tmp_path_factory.mktemp("web"),
         AWSSEC_KNOWLEDGE=str(knowledge_copy),
-        WEB_CONCURRENCY="2",  # the second worker may well boot after the file is broken
+        WEB_CONCURRENCY="2",
     )
     try:
+        wait_for_workers(server, 2)
         yield server
     finally:
         server.process.stop()
+
+
+def wait_for_workers(server: WebServer, count: int) -> None:
+    """Until `count` workers have booted: gunicorn answers as soon as one is up, and a worker
+    booting after an edit starts on the edited files (it logs no reload, and a broken edit
+    as "knowledge is broken" rather than "knowledge reload failed")."""
+    booted = poll(lambda: server.output().count("awssec HTTP app ready") >= count, timeout=30)
+    assert booted, server.output()[-3000:]
 
 
 def poll(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.2) -> Any:
@@ -243,6 +252,7 @@ def test_a_worker_restarted_while_the_knowledge_is_broken_serves_the_last_good_e
         fake_slack, tmp_path / "web", AWSSEC_KNOWLEDGE=str(live), WEB_CONCURRENCY="2"
     )
     try:
+        wait_for_workers(server, 2)
         topics = live / "topics.yaml"
         good = topics.read_text()
         assert answers(server, fake_slack, 4) == {"Amazon Macie"}
