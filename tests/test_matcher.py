@@ -190,13 +190,13 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
     assert result.refusal_rate >= PUBLIC_FLOORS[1], misses
 
 
-# Sets C-Z and AA-AZ, written for the 66-topic knowledge from ids and names only: regression
+# Sets C-Z, AA-AZ, BA and BB, written for the 66-topic knowledge from ids and names only: regression
 # floors a few points under their figures in the README (a floor is not a target; C-F are no
 # longer fully held out; G was scored twice and never tuned on; H nearly held out, see its
 # header; I was scored once, at the end of the evening; J's misses were studied after its
 # first score; K and L were scored once, late on 2026-12-01, and never tuned on; M, N, P, Q,
-# Y, AA, AB, AF, AG, AI, AK, AL, AN, AP-AS, AU, AV, AX and AY were tuned on; O, R-X, Z, AC-AE,
-# AH, AJ, AM, AO, AT, AW and AZ were scored, figures only, and never tuned on).
+# Y, AA, AB, AF, AG, AI, AK, AL, AN, AP-AS, AU, AV, AX, AY and BB were tuned on; O, R-X, Z,
+# AC-AE, AH, AJ, AM, AO, AT, AW, AZ and BA were scored, figures only, and never tuned on).
 LATER_HELD_OUT_FLOORS = {
     "set-c.yaml": (0.92, 0.91),
     "set-d.yaml": (0.87, 0.91),
@@ -248,6 +248,8 @@ LATER_HELD_OUT_FLOORS = {
     "set-ax.yaml": (0.97, 0.97),
     "set-ay.yaml": (0.97, 0.96),
     "set-az.yaml": (0.94, 0.92),
+    "set-ba.yaml": (0.97, 0.96),
+    "set-bb.yaml": (0.95, 0.95),
 }
 
 
