@@ -712,6 +712,16 @@ def test_did_you_mean_offers_every_topic_the_question_names(kb, matcher):
     assert checked >= 10
 
 
+def assert_about_their_product(matcher, question: str, theirs: bool = True) -> None:
+    """The question is read as about another provider's or vendor's product (and refused),
+    or, with `theirs=False`, not read so."""
+    explanation = matcher.explain(question)
+    assert explanation.ranking is not None
+    assert explanation.ranking.reading.about_other_cloud is theirs, question
+    if theirs:
+        assert explanation.answer.kind is AnswerKind.NO_MATCH, question
+
+
 def test_a_question_about_another_cloud_providers_product_is_refused(matcher):
     """Naming a provider from knowledge/other-clouds.yaml, saying nothing of AWS, and naming a
     topic only within the name of the provider's product ("cloudflare waf", "azure front door
@@ -725,10 +735,7 @@ def test_a_question_about_another_cloud_providers_product_is_refused(matcher):
         "azure front door waf custom rule to geo-block a country",
         "gcp workload identity federation for github actions",
     ):
-        explanation = matcher.explain(question)
-        assert explanation.ranking is not None
-        assert explanation.ranking.reading.about_other_cloud, question
-        assert explanation.answer.kind is AnswerKind.NO_MATCH, question
+        assert_about_their_product(matcher, question)
     # The same provider, but AWS said, a topic named on its own, or the provider as a place:
     # about AWS.
     for question in (
@@ -737,9 +744,7 @@ def test_a_question_about_another_cloud_providers_product_is_refused(matcher):
         "azure ad sso into identity center",
         "workloads hosted in azure need temporary credentials from our x.509 certificates",
     ):
-        explanation = matcher.explain(question)
-        assert explanation.ranking is not None
-        assert not explanation.ranking.reading.about_other_cloud, question
+        assert_about_their_product(matcher, question, theirs=False)
     hosted = matcher.match(
         "workloads hosted in azure need temporary credentials from our x.509 certificates"
     )
@@ -757,17 +762,12 @@ def test_a_question_about_another_vendors_product_is_refused(matcher):
         "how do i report a security vulnerability in google chrome",
         "how do i turn on automatic key rotation in gcp cloud kms",
     ):
-        explanation = matcher.explain(question)
-        assert explanation.ranking is not None
-        assert explanation.ranking.reading.about_other_cloud, question
-        assert explanation.answer.kind is AnswerKind.NO_MATCH, question
+        assert_about_their_product(matcher, question)
     for question in (
         "wiz flagged a security group open to the world, how do we close it",
         "send wiz findings to aws security hub",
     ):
-        explanation = matcher.explain(question)
-        assert explanation.ranking is not None
-        assert not explanation.ranking.reading.about_other_cloud, question
+        assert_about_their_product(matcher, question, theirs=False)
 
 
 def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):
