@@ -717,18 +717,18 @@ def assert_about_their_product(matcher, question: str, theirs: bool = True) -> N
     or, with `theirs=False`, not read so."""
     explanation = matcher.explain(question)
     assert explanation.ranking is not None
-    assert explanation.ranking.reading.about_other_cloud is theirs, question
+    assert explanation.ranking.reading.about_other_provider is theirs, question
     if theirs:
         assert explanation.answer.kind is AnswerKind.NO_MATCH, question
 
 
-def test_a_question_about_another_cloud_providers_product_is_refused(matcher):
+def test_a_question_about_another_provider_providers_product_is_refused(matcher):
     """Naming a provider from knowledge/other-clouds.yaml, saying nothing of AWS, and naming a
     topic only within the name of the provider's product ("cloudflare waf", "azure front door
     waf", "gcp workload identity federation") is asking about their product."""
     theirs = matcher.explain("cloudflare waf rate limiting rule for our login page")
     assert theirs.answer.kind is AnswerKind.NO_MATCH
-    assert theirs.ranking is not None and theirs.ranking.reading.about_other_cloud
+    assert theirs.ranking is not None and theirs.ranking.reading.about_other_provider
     assert "waf" in [t.id for t in theirs.answer.suggestions]
     # A topic's name inside the provider's product name is theirs too.
     for question in (

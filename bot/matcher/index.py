@@ -15,7 +15,7 @@ import gc
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
@@ -177,9 +177,9 @@ class TopicIndex:
     uncovered_phrases: frozenset[tuple[str, ...]] = frozenset()
     # stemmed names of the other cloud providers and vendors (`other_clouds:` and
     # `other_vendors:` in knowledge)...
-    other_cloud_phrases: frozenset[tuple[str, ...]] = frozenset()
+    other_provider_phrases: frozenset[tuple[str, ...]] = frozenset()
     # ...and the first word of each provider's name as typed ("azure", "google")
-    other_cloud_words: frozenset[str] = frozenset()
+    other_provider_words: frozenset[str] = frozenset()
     # ...of which the vendors' (never a place: "a vulnerability in chrome" is about Chrome)
     other_vendor_words: frozenset[str] = frozenset()
     # stemmed names of every AWS service the knowledge lists (`services:`, covered or not):
@@ -250,6 +250,11 @@ def build_index(kb: KnowledgeBase, params: RetrievalParams | None = None) -> Top
     finally:
         if enabled:
             gc.enable()
+
+
+def _first_words(names: Sequence[str]) -> frozenset[str]:
+    """The first content word of each name, as typed ("google" of "Google Cloud")."""
+    return frozenset(w[0] for w in map(content_words, names) if w)
 
 
 def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
@@ -370,9 +375,9 @@ def _build_index(kb: KnowledgeBase, params: RetrievalParams) -> TopicIndex:
     )
     index.area_names = tuple(a.name for a in kb.out_of_scope)
     providers = (*kb.other_clouds, *kb.other_vendors)
-    index.other_cloud_phrases = frozenset(s for s in map(stems_of, providers) if s)
-    index.other_cloud_words = frozenset(w[0] for w in map(content_words, providers) if w)
-    index.other_vendor_words = frozenset(w[0] for w in map(content_words, kb.other_vendors) if w)
+    index.other_provider_phrases = frozenset(s for s in map(stems_of, providers) if s)
+    index.other_vendor_words = _first_words(kb.other_vendors)
+    index.other_provider_words = _first_words(kb.other_clouds) | index.other_vendor_words
     starting: defaultdict[str, set[int]] = defaultdict(set)
     for phrase in (*index.phrases, *index.uncovered_phrases):
         if len(phrase) > 1:

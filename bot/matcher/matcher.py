@@ -632,7 +632,7 @@ class Matcher:
             f"the best candidate, {topics[best.topic].id}, is right with estimated probability "
             f"only {ranking.probability:.2f} < threshold {threshold:.2f}"
         )
-        if ranking.reading.about_other_cloud:
+        if ranking.reading.about_other_provider:
             reason = (
                 "it is about another provider's or vendor's product: it names the provider, "
                 "says nothing of AWS, and names topics only within the provider's product name"

@@ -185,15 +185,15 @@ class Reading:
     # it names an AWS service the knowledge has no topic for ("step functions"; knowledge
     # `services:`), matched exactly on a reading of its words (after typo fixing)
     names_uncovered: bool = False
-    # it is about another cloud provider's product (`Reader._about_another_cloud`)
-    about_other_cloud: bool = False
+    # it is about another cloud provider's or vendor's product (`Reader._about_another_provider`)
+    about_other_provider: bool = False
 
     @property
     def about_uncovered(self) -> bool:
         """It names an AWS service without a topic and no topic, or it is about another
         cloud provider's product: refused before the fitted decision (docs/matching.md,
         "Two-stage decision")."""
-        return (self.names_uncovered and not self.named) or self.about_other_cloud
+        return (self.names_uncovered and not self.named) or self.about_other_provider
 
     def only_names(self) -> int | None:
         """The topic, when every word read names it and nothing else is said ("aws config"):
@@ -291,9 +291,9 @@ class Reader:
         self._typos: TypoTables | None = None
         self._scans = 0  # unknown words corrected by scanning, before the tables exist
         # first stems of the other cloud providers' names, and the lengths of those names and
-        # of the AWS services' (what `_about_another_cloud` looks for)
-        self._cloud_starts = frozenset(p[0] for p in index.other_cloud_phrases)
-        named = index.other_cloud_phrases | index.service_phrases
+        # of the AWS services' (what `_about_another_provider` looks for)
+        self._provider_starts = frozenset(p[0] for p in index.other_provider_phrases)
+        named = index.other_provider_phrases | index.service_phrases
         self._provider_and_service_lengths = sorted({len(p) for p in named}, reverse=True)
 
     def read(self, all_words: list[str], holdout: Holdout | None = None) -> Reading:
@@ -324,7 +324,7 @@ class Reader:
         reading.expanded.extend(rewritten)
         self._read_groups(content, after_comparison, after_weak, after_versus, reading, holdout)
         reading.named = self._named(reading, holdout)
-        reading.about_other_cloud = self._about_another_cloud(reading)
+        reading.about_other_provider = self._about_another_provider(reading)
         if (
             reading.comparison
             and after_versus
@@ -344,7 +344,7 @@ class Reader:
             )
         return reading
 
-    def _about_another_cloud(self, reading: Reading) -> bool:
+    def _about_another_provider(self, reading: Reading) -> bool:
         """Is it about another cloud provider's product ("cloudflare waf custom rule to block
         bots", "gcp secret manager rotation")? It names a provider from the knowledge's
         `other_clouds:` or a vendor from `other_vendors:`, says nothing of AWS (no "aws" or
@@ -356,10 +356,10 @@ class Reader:
         cloudflare"), does not make it about them; "key rotation in gcp cloud kms" names
         their product, and a vendor is never a place ("a vulnerability in google chrome")."""
         sequence = reading.sequence
-        if self._cloud_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
+        if self._provider_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
             return False  # most questions: no provider named, or AWS named
         typed = reading.words
-        mentions = [i for i, w in enumerate(typed) if w in self.index.other_cloud_words]
+        mentions = [i for i, w in enumerate(typed) if w in self.index.other_provider_words]
         products = self._product_names(typed, mentions)
         vendors = self.index.other_vendor_words
         if all(
@@ -367,7 +367,7 @@ class Reader:
             for i, product in zip(mentions, products, strict=True)
         ):
             return False
-        clouds, services = self.index.other_cloud_phrases, self.index.service_phrases
+        clouds, services = self.index.other_provider_phrases, self.index.service_phrases
         after_cloud: set[int] = set()  # positions right after a provider's name
         for start in range(len(sequence)):
             for n in self._provider_and_service_lengths:
@@ -390,7 +390,7 @@ class Reader:
         comparison word: its product's name ("front door waf" in "azure front door waf
         custom rule"; "ad sso" in "azure ad sso into identity center", where "into" ends
         it, so Identity Center is named outside it)."""
-        clouds = self.index.other_cloud_phrases
+        clouds = self.index.other_provider_phrases
         products = []
         for at in mentions:
             run: list[str] = []
