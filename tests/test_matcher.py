@@ -694,6 +694,23 @@ def test_an_arns_partition_is_read_not_taken_for_an_emoji(matcher):
     assert not {"tada", "skin", "tone"} & set(emoji.ranking.reading.sequence)
 
 
+def test_chat_shorthand_for_with_and_without_is_read_as_the_words():
+    """ "w/o" and "w/" are "without" and "with" (filler), not the stray words "w" and "o";
+    a "w/" inside a path or an ARN is left alone."""
+    from bot.matcher.normalize import words
+
+    assert words("ssh w/o opening port 22, W/ mfa") == [
+        "ssh",
+        "without",
+        "opening",
+        "port",
+        "22",
+        "with",
+        "mfa",
+    ]
+    assert words("copy s3://logs/w/o.txt") == ["copy", "s3", "logs", "w", "o", "txt"]
+
+
 def test_did_you_mean_offers_every_topic_the_question_names(kb, matcher):
     """When the bot does not answer, the topics a question names are among the suggestions,
     however the ranking placed them ("enable guardduty across the org with a delegated

@@ -25,6 +25,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
 # "I'd" is "I": without its quote it would read as "id", which is a word ("external id").
 _I_WOULD = re.compile(r"\bi['\u2019]d\b")
+# Chat shorthand for "with" and "without" ("ssh w/o opening port 22"): split at the slash,
+# they would leave the stray one-letter words "w" and "o", which the knowledge never uses.
+_WITH_SHORTHAND = re.compile(r"(?<![\w/.:-])w/(o\b)?")
 
 # Questions are capped before matching: nobody asks a 40 KB question, and the matcher
 # must stay fast whatever gets pasted.
@@ -186,6 +189,8 @@ def _plain(text: str) -> str:
     text = text.lower()
     if "'" in text or "\u2019" in text:
         text = _I_WOULD.sub("i", _POSSESSIVE.sub("", text))
+    if "w/" in text:
+        text = _WITH_SHORTHAND.sub(lambda m: " without " if m.group(1) else " with ", text)
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return text.replace("'", "")
