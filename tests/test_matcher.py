@@ -11,7 +11,6 @@ from bot.knowledge import load_knowledge
 from bot.matcher import AnswerKind, Matcher
 from bot.matcher.matcher import explanation_lines
 from bot.matcher.normalize import words
-from bot.matcher.settings import DEFAULT_ANSWER_THRESHOLD as ANSWER_THRESHOLD
 from tests.conftest import REPO, topic_yaml
 
 # (in-scope accuracy, out-of-scope refusal) below which CI fails. The public set's are the
@@ -52,7 +51,7 @@ def test_answers_the_right_topic(matcher, question, expected):
     answer = matcher.match(question)
     assert answer.kind is AnswerKind.TOPIC
     assert answer.topic_ids == [expected]
-    assert ANSWER_THRESHOLD <= answer.confidence <= 1.0
+    assert matcher.model.threshold <= answer.confidence <= 1.0
 
 
 @pytest.mark.parametrize(
@@ -69,7 +68,7 @@ def test_refuses_questions_no_topic_answers(matcher, question):
     assert answer.kind is AnswerKind.NO_MATCH
     assert answer.topics == ()
     assert len(answer.suggestions) <= 3
-    assert 0.0 <= answer.confidence < ANSWER_THRESHOLD
+    assert 0.0 <= answer.confidence < matcher.model.threshold
 
 
 @pytest.mark.parametrize(
@@ -196,7 +195,9 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
 # header; I was scored once, at the end of the evening; J's misses were studied after its
 # first score; K and L were scored once, late on 2026-12-01, and never tuned on; M, N, P, Q,
 # Y, AA, AB, AF, AG, AI, AK, AL, AN, AP-AS, AU, AV, AX, AY and BB were tuned on; O, R-X, Z,
-# AC-AE, AH, AJ, AM, AO, AT, AW, AZ and BA were scored, figures only, and never tuned on).
+# AC-AE, AH, AJ, AM, AO, AT, AW, AZ and BA were scored, figures only, and never tuned on;
+# BC-BG, BJ, BK and CD-CI were tuned on; CA-CC and CJ, written to be harder, were scored,
+# figures only, and never tuned on).
 LATER_HELD_OUT_FLOORS = {
     "set-c.yaml": (0.92, 0.91),
     "set-d.yaml": (0.87, 0.91),
@@ -250,6 +251,23 @@ LATER_HELD_OUT_FLOORS = {
     "set-az.yaml": (0.94, 0.92),
     "set-ba.yaml": (0.97, 0.96),
     "set-bb.yaml": (0.95, 0.95),
+    "set-bc.yaml": (0.97, 0.96),
+    "set-bd.yaml": (0.96, 0.97),
+    "set-be.yaml": (0.96, 0.95),
+    "set-bf.yaml": (0.95, 0.95),
+    "set-bg.yaml": (0.95, 0.96),
+    "set-bj.yaml": (0.97, 0.97),
+    "set-bk.yaml": (0.96, 0.94),
+    "set-ca.yaml": (0.93, 0.92),
+    "set-cb.yaml": (0.87, 0.96),
+    "set-cc.yaml": (0.88, 0.96),
+    "set-cd.yaml": (0.95, 0.97),
+    "set-ce.yaml": (0.96, 0.97),
+    "set-cf.yaml": (0.93, 0.97),
+    "set-cg.yaml": (0.96, 0.97),
+    "set-ch.yaml": (0.96, 0.97),
+    "set-ci.yaml": (0.95, 0.97),
+    "set-cj.yaml": (0.91, 0.97),
 }
 
 
@@ -785,6 +803,18 @@ def test_a_question_about_another_vendors_product_is_refused(matcher):
         "send wiz findings to aws security hub",
     ):
         assert_about_their_product(matcher, question, theirs=False)
+
+
+def test_a_product_the_question_would_replace_is_not_its_subject(matcher):
+    """After "without", "instead of" or "replace", a vendor or provider named with no product
+    of theirs is what AWS would replace: the question is about AWS ("can patch manager do this
+    without wsus"); named as the thing asked about, it is still theirs."""
+    for question in (
+        "patch every windows server within 14 days with evidence, can we do it without wsus",
+        "rotate database passwords automatically instead of cyberark",
+    ):
+        assert_about_their_product(matcher, question, theirs=False)
+    assert_about_their_product(matcher, "how do i approve updates in wsus")
 
 
 def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):

@@ -262,6 +262,15 @@ def _names_differ_around(reading: Reading) -> bool:
 _AWS_WORDS = frozenset({"aws", "amazon"})
 # Words before a provider's name that make it a place, not the subject ("running in azure").
 _LOCATION_WORDS = frozenset({"in", "on", "at", "from", "into", "inside", "via"})
+# Words before a provider's or vendor's name that make it what AWS would replace, not the
+# subject ("can patch manager do this without wsus", "rotation instead of cyberark").
+_REPLACED_WORDS = frozenset({"without", "replace", "replacing", "than"})
+
+
+def _replaced(typed: list[str], at: int) -> bool:
+    """Does the name at `at` follow "without", "replace", "than" or "instead of"?"""
+    before = typed[at - 1] if at else ""
+    return before in _REPLACED_WORDS or (before == "of" and typed[at - 2 : at - 1] == ["instead"])
 
 
 def _within_product(name: tuple[str, ...], products: list[tuple[str, ...]]) -> bool:
@@ -354,7 +363,9 @@ class Reader:
         identity center" names a topic of its own. A cloud named only as where something is,
         with no product after it ("a workload running in azure", "added the cname in
         cloudflare"), does not make it about them; "key rotation in gcp cloud kms" names
-        their product, and a vendor is never a place ("a vulnerability in google chrome")."""
+        their product, and a vendor is never a place ("a vulnerability in google chrome").
+        Nor does a provider or vendor named, with no product after it, as what AWS would
+        replace ("can patch manager do this without wsus", "instead of cyberark")."""
         sequence = reading.sequence
         if self._provider_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
             return False  # most questions: no provider named, or AWS named
@@ -363,7 +374,11 @@ class Reader:
         products = self._product_names(typed, mentions)
         vendors = self.index.other_vendor_words
         if all(
-            i and typed[i - 1] in _LOCATION_WORDS and not product and typed[i] not in vendors
+            i
+            and not product
+            and (
+                _replaced(typed, i) or (typed[i - 1] in _LOCATION_WORDS and typed[i] not in vendors)
+            )
             for i, product in zip(mentions, products, strict=True)
         ):
             return False
