@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
         help="question sets to choose the threshold on as well, and fit nothing else on "
         "(default: the sets tests/heldout/development.txt lists); never a held-out set",
     )
+    fit.add_argument(
+        "--calibration",
+        action="append",
+        metavar="FILE",
+        help="question sets nobody has read, to choose the threshold on instead, and fit "
+        "nothing else on (default: the sets tests/heldout/calibration.txt lists)",
+    )
     fit.add_argument("--output", metavar="PATH", help="where to write (default: the bundled file)")
     fit.add_argument(
         "--no-search", action="store_true", help="keep the retrieval settings; fit the rest"
@@ -368,8 +375,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     default_set = Path(__file__).resolve().parents[1] / "tests" / "questions.yaml"
     files = args.questions or ([str(default_set)] if default_set.exists() else [])
     public = _labelled_questions(files, kb)
-    development = _labelled_questions(args.development or _development_sets(default_set.parent), kb)
-    model = fit(kb, public, search=not args.no_search, progress=print, development=development)
+    tests = default_set.parent
+    development = _labelled_questions(args.development or _listed_sets(tests, "development"), kb)
+    calibration = _labelled_questions(args.calibration or _listed_sets(tests, "calibration"), kb)
+    model = fit(
+        kb,
+        public,
+        search=not args.no_search,
+        progress=print,
+        development=development,
+        calibration=calibration,
+    )
     output = Path(args.output) if args.output else FITTED_PATH
     output.write_text(model.to_json(), encoding="utf-8")
     print(f"wrote {output}")
@@ -389,10 +405,11 @@ def _labelled_questions(files: list[str], kb: KnowledgeBase) -> list[tuple[str, 
     return labelled
 
 
-def _development_sets(tests: Path) -> list[str]:
-    """The question sets `tests/heldout/development.txt` lists (one file name a line, `#`
-    comments): sets whose misses have been read, no longer held out."""
-    listing = tests / "heldout" / "development.txt"
+def _listed_sets(tests: Path, kind: str) -> list[str]:
+    """The question sets `tests/heldout/<kind>.txt` lists (one file name a line, `#`
+    comments): "development" sets, whose misses have been read, or "calibration" sets, which
+    nobody reads, that choose the threshold."""
+    listing = tests / "heldout" / f"{kind}.txt"
     if not listing.exists():
         return []
     names = (line.split("#", 1)[0].strip() for line in listing.read_text().splitlines())

@@ -104,6 +104,19 @@ def test_duplicate_keys_and_unknown_top_level_keys(write_knowledge):
     assert "unknown key 'topic' (did you mean 'topics'?)" in messages
 
 
+def test_a_repeated_keyword_or_question_is_reported_with_its_line(write_knowledge):
+    # A repeated keyword doubles its weight in the matcher; the editor should hear of it.
+    topic = topic_yaml(
+        "dup", keywords=["Idle Timeout", "session", "idle  timeout"], questions=["q one", "q two"]
+    )
+    folder = write_knowledge({"t.yaml": "topics:\n" + topic})
+    (problem,) = check_knowledge(folder)
+    assert problem.message == "topic 'dup': 'keywords' repeats 'idle  timeout'"
+    lines = topic.splitlines()
+    keywords_line = 2 + next(n for n, line in enumerate(lines) if "keywords" in line)
+    assert problem.line == keywords_line  # counted from 1, after the 'topics:' line
+
+
 def test_bad_synonyms_are_reported(write_knowledge):
     folder = write_knowledge(
         {"t.yaml": "topics:\n" + topic_yaml("a"), "s.yaml": "synonyms:\n  pii: []\n  ok: [fine]\n"}

@@ -160,9 +160,12 @@ def test_cross_validation_stays_above_its_floor(kb, matcher):
     # The evening's 330 example questions were written in words the other examples of their
     # topic do not use, so each is harder to match from the rest: 89.9% -> 87.1%. The
     # threshold the fit chose with development sets AF and AG (0.42 -> 0.47) answers fewer
-    # of them: 86.3% -> 84.2%.
-    assert leave_one_out.accuracy >= 0.82
-    assert leave_topic_out.refusal_rate >= 0.58
+    # of them: 86.3% -> 84.2%. The threshold chosen on the calibration sets (0.45 -> 0.34)
+    # answers more of both: leave-one-out 83.1% -> 86.1%, leave-topic-out refused 68.1% ->
+    # 56.7% (a whole topic left out is harder than the uncovered services people ask about:
+    # the held-out sets still refuse 97.3%).
+    assert leave_one_out.accuracy >= 0.83
+    assert leave_topic_out.refusal_rate >= 0.54
 
 
 def test_did_you_mean_holds_the_right_topic_when_the_bot_does_not_answer(kb, matcher):
@@ -221,6 +224,24 @@ def test_fit_learns_a_working_model_from_a_small_knowledge(write_knowledge):
     assert [*ranked.topic_ids, *ranked.suggestion_ids][:1] == ["vault"]
 
 
+# A public set for the two-topic knowledge, and questions for the vault worded far from its
+# text (which the public set's threshold would refuse).
+TINY_PUBLIC = [("password storage please", ("vault",)), ("pizza tonight", ())]
+FAR_FROM_THE_VAULT = [(f"office wifi passwords for floor {n}", ("vault",)) for n in range(30)]
+
+
+def _fit_and_far_probability(write_knowledge):
+    """The two-topic knowledge, its fit on TINY_PUBLIC alone, and the probability that fit
+    gives a question worded far from the vault."""
+    from bot.matcher.fit import fit
+
+    kb = _vault_and_spinner(write_knowledge)
+    alone = fit(kb, TINY_PUBLIC, search=False)
+    ranking = Matcher(kb, alone).rank(words("office wifi passwords for floor 3"))
+    assert ranking is not None
+    return kb, alone, ranking.probability
+
+
 def test_development_sets_move_the_threshold_and_nothing_else(write_knowledge):
     """Development questions (`awssec fit --development`) take part in choosing the one
     threshold only: the fitted weights are the same with or without them. Here they are many
@@ -229,35 +250,63 @@ def test_development_sets_move_the_threshold_and_nothing_else(write_knowledge):
     pytest.importorskip("numpy")
     from bot.matcher.fit import fit
 
-    kb = _vault_and_spinner(write_knowledge)
-    public = [("password storage please", ("vault",)), ("pizza tonight", ())]
-    development = [(f"office wifi passwords for floor {n}", ("vault",)) for n in range(30)]
-    alone = fit(kb, public, search=False)
-    with_development = fit(kb, public, search=False, development=development)
+    kb, alone, far_probability = _fit_and_far_probability(write_knowledge)
+    with_development = fit(kb, TINY_PUBLIC, search=False, development=FAR_FROM_THE_VAULT)
     assert with_development.ranking == alone.ranking
     assert with_development.decision == alone.decision
     assert with_development.provenance["examples"]["development"] == 30
-    ranking = Matcher(kb, alone).rank(words("office wifi passwords for floor 3"))
-    assert ranking is not None
-    assert with_development.threshold <= ranking.probability < alone.threshold
+    assert with_development.threshold <= far_probability < alone.threshold
+
+
+def test_calibration_sets_choose_the_threshold_over_development_sets(write_knowledge):
+    """Calibration questions (`awssec fit --calibration`), never read and never learnt
+    from, stand for in-scope questions when choosing the threshold, in place of the
+    development sets' (whose out-of-scope questions still count), and fit nothing else."""
+    pytest.importorskip("numpy")
+    from bot.matcher.fit import fit
+
+    kb, alone, far_probability = _fit_and_far_probability(write_knowledge)
+    calibrated = fit(kb, TINY_PUBLIC, search=False, calibration=FAR_FROM_THE_VAULT)
+    assert (calibrated.ranking, calibrated.decision) == (alone.ranking, alone.decision)
+    assert calibrated.provenance["examples"]["calibration"] == 30
+    assert calibrated.threshold <= far_probability < alone.threshold
+    # With both, the development sets' in-scope questions no longer move the threshold.
+    near = TINY_PUBLIC * 10
+    calibrated_near = fit(kb, TINY_PUBLIC, search=False, calibration=near)
+    both = fit(kb, TINY_PUBLIC, search=False, development=FAR_FROM_THE_VAULT, calibration=near)
+    assert both.threshold == calibrated_near.threshold
+    assert both.threshold > far_probability
+    # Their out-of-scope questions still count: refusing these (at the far questions'
+    # probability) narrows the run of best thresholds from below, so its middle rises.
+    far_outside = [(text, ()) for text, _ in FAR_FROM_THE_VAULT]
+    with_outside = fit(kb, TINY_PUBLIC, search=False, development=far_outside, calibration=near)
+    assert with_outside.threshold > calibrated_near.threshold
 
 
 def test_the_development_listing_names_existing_sets_and_no_held_out_one():
-    """`awssec fit` chooses its threshold on the sets tests/heldout/development.txt lists:
-    each exists and says in its first line that it is one (no held-out set is listed)."""
-    from bot.cli import _development_sets
+    """`awssec fit` learns from the sets tests/heldout/development.txt lists, and chooses its
+    threshold on those calibration.txt lists: each exists and says in its first line what it
+    is (no held-out set is listed, and no set is in both lists)."""
+    from bot.cli import _listed_sets
 
-    listed = [Path(p) for p in _development_sets(REPO / "tests")]
+    listed = [Path(p) for p in _listed_sets(REPO / "tests", "development")]
+    calibration = [Path(p) for p in _listed_sets(REPO / "tests", "calibration")]
     assert len(listed) >= 10
+    assert len(calibration) >= 2
+    assert not {p.name for p in listed} & {p.name for p in calibration}
     for path in listed:
         header = path.read_text(encoding="utf-8").splitlines()[0]
         assert header.startswith("# Development set"), path
+    for path in calibration:
+        header = path.read_text(encoding="utf-8").splitlines()[0]
+        assert header.startswith("# Calibration set"), path
+    listed += calibration
     held_out = {
         f"set-{name}.yaml"
         for name in [
             *"orstuvwxz",
             *("ac", "ad", "ae", "ah", "aj", "am", "ao", "at", "aw", "az", "ba"),
-            *("ca", "cb", "cc", "cj"),
+            *("ca", "cb", "cc", "cj", "cn", "co", "cz", "da", "de"),
         ]
     }
     assert held_out.isdisjoint(p.name for p in listed)

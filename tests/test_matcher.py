@@ -197,7 +197,9 @@ def test_public_evaluation_set_meets_the_floors(kb, matcher):
 # Y, AA, AB, AF, AG, AI, AK, AL, AN, AP-AS, AU, AV, AX, AY and BB were tuned on; O, R-X, Z,
 # AC-AE, AH, AJ, AM, AO, AT, AW, AZ and BA were scored, figures only, and never tuned on;
 # BC-BG, BJ, BK and CD-CI were tuned on; CA-CC and CJ, written to be harder, were scored,
-# figures only, and never tuned on).
+# figures only, and never tuned on; CK-CM and CY are calibration sets, never read, the
+# threshold chosen on them; CP-CX, DB-DD and DF-DH were tuned on; CN, CO, CZ, DA and DE were
+# scored, figures only, and never tuned on).
 LATER_HELD_OUT_FLOORS = {
     "set-c.yaml": (0.92, 0.91),
     "set-d.yaml": (0.87, 0.91),
@@ -258,16 +260,40 @@ LATER_HELD_OUT_FLOORS = {
     "set-bg.yaml": (0.95, 0.96),
     "set-bj.yaml": (0.97, 0.97),
     "set-bk.yaml": (0.96, 0.94),
-    "set-ca.yaml": (0.93, 0.92),
-    "set-cb.yaml": (0.87, 0.96),
-    "set-cc.yaml": (0.88, 0.96),
+    "set-ca.yaml": (0.96, 0.91),
+    "set-cb.yaml": (0.91, 0.96),
+    "set-cc.yaml": (0.91, 0.95),
     "set-cd.yaml": (0.95, 0.97),
     "set-ce.yaml": (0.96, 0.97),
     "set-cf.yaml": (0.93, 0.97),
     "set-cg.yaml": (0.96, 0.97),
     "set-ch.yaml": (0.96, 0.97),
     "set-ci.yaml": (0.95, 0.97),
-    "set-cj.yaml": (0.91, 0.97),
+    "set-cj.yaml": (0.93, 0.97),
+    "set-ck.yaml": (0.95, 0.96),
+    "set-cl.yaml": (0.94, 0.94),
+    "set-cm.yaml": (0.95, 0.97),
+    "set-cn.yaml": (0.94, 0.94),
+    "set-co.yaml": (0.95, 0.95),
+    "set-cp.yaml": (0.96, 0.97),
+    "set-cq.yaml": (0.96, 0.97),
+    "set-cr.yaml": (0.96, 0.97),
+    "set-cs.yaml": (0.95, 0.96),
+    "set-ct.yaml": (0.96, 0.97),
+    "set-cu.yaml": (0.96, 0.97),
+    "set-cv.yaml": (0.96, 0.97),
+    "set-cw.yaml": (0.96, 0.97),
+    "set-cx.yaml": (0.97, 0.94),
+    "set-cy.yaml": (0.95, 0.96),
+    "set-cz.yaml": (0.93, 0.94),
+    "set-da.yaml": (0.93, 0.96),
+    "set-db.yaml": (0.97, 0.97),
+    "set-dc.yaml": (0.96, 0.97),
+    "set-dd.yaml": (0.95, 0.96),
+    "set-de.yaml": (0.95, 0.96),
+    "set-df.yaml": (0.96, 0.97),
+    "set-dg.yaml": (0.97, 0.97),
+    "set-dh.yaml": (0.97, 0.97),
 }
 
 
@@ -815,6 +841,21 @@ def test_a_product_the_question_would_replace_is_not_its_subject(matcher):
     ):
         assert_about_their_product(matcher, question, theirs=False)
     assert_about_their_product(matcher, "how do i approve updates in wsus")
+
+
+def test_aws_named_only_as_where_something_is_not_leaves_the_question_theirs(matcher):
+    """ "aws" normally makes a question about AWS; said as where something is not ("isn't on
+    aws", "non-aws", "outside of aws"), it does not, and the other provider's product is the
+    subject. Said plainly, it still does."""
+    for question in (
+        "cloudflare waf rule to block a country on our other website that isn't on aws",
+        "cloudflare waf custom rule for our non-aws marketing site",
+        "cloudflare waf rate limiting for the shop hosted outside of aws",
+    ):
+        assert_about_their_product(matcher, question)
+    assert_about_their_product(
+        matcher, "cloudflare waf or aws waf in front of our alb, which one", theirs=False
+    )
 
 
 def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):

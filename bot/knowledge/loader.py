@@ -426,6 +426,18 @@ def _check_string_list(
             )
     if key in NON_EMPTY_LISTS and not value:
         problems.append(Problem(name, line, f"{label}: '{key}' must not be empty"))
+    # A repeated item is never intended: a repeated keyword or question counts twice in the
+    # matcher's term frequencies, and a repeated fact or related id shows twice in a reply.
+    first_seen: set[str] = set()
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            continue
+        folded = " ".join(item.lower().split())
+        if folded in first_seen:
+            problems.append(
+                Problem(name, line_of(value, index, line), f"{label}: '{key}' repeats {item!r}")
+            )
+        first_seen.add(folded)
 
 
 def _check_cross_references(topics: list[Topic], problems: list[Problem]) -> None:

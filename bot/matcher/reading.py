@@ -258,10 +258,29 @@ def _names_differ_around(reading: Reading) -> bool:
     return False
 
 
-# Words that say a question is about AWS whatever else it names.
-_AWS_WORDS = frozenset({"aws", "amazon"})
 # Words before a provider's name that make it a place, not the subject ("running in azure").
 _LOCATION_WORDS = frozenset({"in", "on", "at", "from", "into", "inside", "via"})
+# Words that say a question is about AWS whatever else it names...
+_AWS_WORDS = frozenset({"aws", "amazon"})
+# ...unless a negation comes before them, or before the place word in front of them ("our
+# other website that isn't on aws", "a non-aws site", "hosted outside of aws").
+_NEGATION_WORDS = frozenset({"not", "isnt", "arent", "wasnt", "non", "outside"})
+_NEGATION_GAP_WORDS = frozenset({*_LOCATION_WORDS, "of", "using", "hosted", "running"})
+
+
+def _names_aws(typed: list[str]) -> bool:
+    """Does the question name AWS other than as where something is not ("isn't on aws")?"""
+    for at, word in enumerate(typed):
+        if word not in _AWS_WORDS:
+            continue
+        before = at - 1
+        while before >= 0 and typed[before] in _NEGATION_GAP_WORDS and at - before < 3:
+            before -= 1
+        if before < 0 or typed[before] not in _NEGATION_WORDS:
+            return True
+    return False
+
+
 # Words before a provider's or vendor's name that make it what AWS would replace, not the
 # subject ("can patch manager do this without wsus", "rotation instead of cyberark").
 _REPLACED_WORDS = frozenset({"without", "replace", "replacing", "than"})
@@ -367,7 +386,7 @@ class Reader:
         Nor does a provider or vendor named, with no product after it, as what AWS would
         replace ("can patch manager do this without wsus", "instead of cyberark")."""
         sequence = reading.sequence
-        if self._provider_starts.isdisjoint(sequence) or not _AWS_WORDS.isdisjoint(reading.words):
+        if self._provider_starts.isdisjoint(sequence) or _names_aws(reading.words):
             return False  # most questions: no provider named, or AWS named
         typed = reading.words
         mentions = [i for i, w in enumerate(typed) if w in self.index.other_provider_words]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from slackfakes import (
     KNOWLEDGE,
+    NEAR_MISS_QUESTION,
     TEAM_ID,
     FakeSlackAPI,
     WebServer,
@@ -238,7 +239,7 @@ def test_vote_on_an_unknown_answer_gets_a_polite_note(web_server, fake_slack) ->
 
 def test_a_miss_is_recorded_with_its_suggestions(web_server, fake_slack) -> None:
     channel = unique("D")
-    miss = "monitoring keys stuff"  # vague: no topic is confident, several are close
+    miss = "how long until rotation of hardware"  # vague: no topic is confident, two are close
     send_event(web_server, dm_event(miss, channel))
     [reply] = fake_slack.wait_for("chat.postMessage", channel=channel)
     answer_id = int(feedback_block(reply.params["blocks"])["elements"][0]["value"])
@@ -278,7 +279,7 @@ def test_topic_buttons_and_share_are_recorded_small_talk_is_not(web_server, fake
 
 def test_report_for_admins_only(web_server, fake_slack) -> None:
     channel = unique("C")
-    send_event(web_server, mention_event("which service protects keys", channel))
+    send_event(web_server, mention_event(NEAR_MISS_QUESTION, channel))
     assert fake_slack.wait_for("chat.postMessage", channel=channel)  # recorded before replying
     for text in ("report", "report 30d"):
         url = fake_slack.response_url(unique("report"))
@@ -287,7 +288,7 @@ def test_report_for_admins_only(web_server, fake_slack) -> None:
         assert reply.params["response_type"] == "ephemeral"
         assert "Top missed questions" in reply.params["text"]
         dumped = json.dumps(reply.params["blocks"])
-        assert "which service protects keys" in dumped
+        assert NEAR_MISS_QUESTION in dumped
         assert reply.params["blocks"][0]["text"]["type"] == "plain_text"
 
     url = fake_slack.response_url(unique("report"))

@@ -13,7 +13,7 @@ from unittest.mock import MagicMock
 
 import pytest
 from slack_bolt import BoltContext
-from slackfakes import BOT_USER_ID, sqlite_dump
+from slackfakes import BOT_USER_ID, NEAR_MISS_QUESTION, sqlite_dump
 
 from bot.config import Settings, SettingsError
 from bot.matcher import match_question
@@ -138,7 +138,7 @@ def test_answers_are_recorded_with_feedback_buttons(context: BoltContext, store:
         "mention",
         False,
     )
-    miss = ask(context, "which service protects keys", ts="1.2")
+    miss = ask(context, NEAR_MISS_QUESTION, ts="1.2")
     row = store.get_answer(int(feedback_buttons(miss["blocks"])[0]["value"]))
     assert row is not None and row.is_miss and row.suggestion_ids == ["kms"]
 
@@ -311,7 +311,7 @@ def test_comment_submission(context: BoltContext, store: Store) -> None:
     ],
 )
 def test_report_command(context: BoltContext, user: str, text: str, expect: str) -> None:
-    ask(context, "which service protects keys")
+    ask(context, NEAR_MISS_QUESTION)
     respond = MagicMock()
     handle_awssec({"text": text, "user_id": user}, respond, context, log)
     reply = respond.call_args.kwargs
