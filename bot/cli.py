@@ -140,15 +140,17 @@ def _parser() -> argparse.ArgumentParser:
         "--development",
         action="append",
         metavar="FILE",
-        help="question sets to choose the threshold on as well, and fit nothing else on "
+        help="question sets to choose the threshold on as well (only their out-of-scope "
+        "questions when there are calibration sets), and fit nothing else on "
         "(default: the sets tests/heldout/development.txt lists); never a held-out set",
     )
     fit.add_argument(
         "--calibration",
         action="append",
         metavar="FILE",
-        help="question sets nobody has read, to choose the threshold on instead, and fit "
-        "nothing else on (default: the sets tests/heldout/calibration.txt lists)",
+        help="question sets nobody has read, whose in-scope questions choose the threshold "
+        "in place of the other sets', and fit nothing else on "
+        "(default: the sets tests/heldout/calibration.txt lists)",
     )
     fit.add_argument("--output", metavar="PATH", help="where to write (default: the bundled file)")
     fit.add_argument(

@@ -417,6 +417,9 @@ def _check_string_list(
     if not isinstance(value, list):
         problems.append(Problem(name, line, f"{label}: '{key}' must be a list of strings"))
         return
+    # A repeated item is never intended: a repeated keyword or question counts twice in the
+    # matcher's term frequencies, and a repeated fact or related id shows twice in a reply.
+    first_seen: set[str] = set()
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
             problems.append(
@@ -424,13 +427,6 @@ def _check_string_list(
                     name, line_of(value, index, line), f"{label}: '{key}' items must be strings"
                 )
             )
-    if key in NON_EMPTY_LISTS and not value:
-        problems.append(Problem(name, line, f"{label}: '{key}' must not be empty"))
-    # A repeated item is never intended: a repeated keyword or question counts twice in the
-    # matcher's term frequencies, and a repeated fact or related id shows twice in a reply.
-    first_seen: set[str] = set()
-    for index, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
             continue
         folded = " ".join(item.lower().split())
         if folded in first_seen:
@@ -438,6 +434,8 @@ def _check_string_list(
                 Problem(name, line_of(value, index, line), f"{label}: '{key}' repeats {item!r}")
             )
         first_seen.add(folded)
+    if key in NON_EMPTY_LISTS and not value:
+        problems.append(Problem(name, line, f"{label}: '{key}' must not be empty"))
 
 
 def _check_cross_references(topics: list[Topic], problems: list[Problem]) -> None:

@@ -9,8 +9,8 @@ Training data comes from three places, none of it from a held-out set:
 - the public question set (`tests/questions.yaml`): in-scope questions and refusals;
 - for the threshold only, the calibration sets (`tests/heldout/calibration.txt`): questions
   other writers wrote without seeing the knowledge, never read and never learnt from, so
-  they stay as hard as a new writer's questions; without calibration sets, the development
-  sets (`tests/heldout/development.txt`: other writers' sets whose misses have been read).
+  they stay as hard as a new writer's questions; and the development sets
+  (`tests/heldout/development.txt`: other writers' sets whose misses have been read).
 
 Then, in order:
 1. retrieval: a coordinate search over the field weights and BM25's b, keeping what raises
@@ -19,8 +19,9 @@ Then, in order:
    candidate among the shortlist (a conditional logit), Newton's method with an L2 penalty;
 3. decision: a logistic regression for "the top candidate is right", on every example;
 4. threshold: the one that maximises balanced accuracy (answered right on in-scope questions,
-   refused on the rest) on the calibration sets' questions (without them, on the public
-   set's and the development sets'), the middle of a run of equals.
+   refused on the rest), the middle of a run of equals: in scope on the calibration sets'
+   questions, out of scope on the calibration, development and public sets' (without
+   calibration sets, on the public and development sets' on both sides).
 """
 
 from __future__ import annotations

@@ -266,6 +266,9 @@ _AWS_WORDS = frozenset({"aws", "amazon"})
 # other website that isn't on aws", "a non-aws site", "hosted outside of aws").
 _NEGATION_WORDS = frozenset({"not", "isnt", "arent", "wasnt", "non", "outside"})
 _NEGATION_GAP_WORDS = frozenset({*_LOCATION_WORDS, "of", "using", "hosted", "running"})
+# At most this many gap words between the negation and "aws" ("not hosted on aws"): more
+# would reach back to a "not" about something else.
+_NEGATION_MAX_GAP = 2
 
 
 def _names_aws(typed: list[str]) -> bool:
@@ -274,7 +277,11 @@ def _names_aws(typed: list[str]) -> bool:
         if word not in _AWS_WORDS:
             continue
         before = at - 1
-        while before >= 0 and typed[before] in _NEGATION_GAP_WORDS and at - before < 3:
+        while (
+            before >= 0
+            and typed[before] in _NEGATION_GAP_WORDS
+            and at - before <= _NEGATION_MAX_GAP
+        ):
             before -= 1
         if before < 0 or typed[before] not in _NEGATION_WORDS:
             return True
