@@ -43,10 +43,11 @@ from bot.matcher.smalltalk import detect_small_talk
 
 # A follow-up in a conversation about a topic ("how much does it cost?" in a thread the bot
 # answered about GuardDuty) is answered with that topic when the fitted decision, taking it
-# as the winner, gives it at least this. Lower than the fitted threshold because the
-# conversation itself is evidence the fit never saw; on tests/followups.yaml, chatter in a
-# thread ("who broke the build?") scores up to ~0.4 and real follow-ups mostly above 0.45.
-# Lower: more follow-ups kept on the topic, and chatter answered with it.
+# as the winner, gives it at least this. Set on its own, not from the fitted threshold: the
+# subject's added name lifts any chatter, and on tests/followups.yaml chatter in a thread
+# ("who broke the build?") scores up to ~0.4 and real follow-ups mostly above 0.45 (the
+# fitted threshold, 0.36 since the 2026-12-03 afternoon round, would keep chatter on the
+# topic). Lower: more follow-ups kept on the topic, and chatter answered with it.
 FOLLOW_UP_THRESHOLD = 0.45
 # ...and when the follow-up's own words (the topic's name, read into it, aside) explain at
 # least this share of it (the subject's `rest_coverage`): the name alone makes any chatter
@@ -581,9 +582,10 @@ class Matcher:
 
         # A question that is only one topic's name ("aws config", "macie?") asks for that
         # topic, however many others share its words ("config" is half of Parameter Store's
-        # vocabulary): answered whatever the threshold, as a comparison of names is.
+        # vocabulary): answered whatever the threshold, as a comparison of names is, and
+        # whichever out-of-scope area shares them ("aws signer" reads like DNSSEC signing).
         only_named = ranking.reading.only_names()
-        if only_named is not None and not ranking.closer_to_area:
+        if only_named is not None:
             named_answer = Answer(
                 question=question,
                 kind=AnswerKind.TOPIC,
