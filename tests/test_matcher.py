@@ -324,6 +324,7 @@ LATER_HELD_OUT_FLOORS = {
     "set-ej.yaml": (0.93, 0.97),
     "set-ek.yaml": (0.95, 0.95),
     "set-el.yaml": (0.94, 0.93),
+    "set-em.yaml": (0.93, 0.94),
     "set-en.yaml": (0.96, 0.97),
     "set-eo.yaml": (0.97, 0.97),
     "set-ep.yaml": (0.96, 0.95),
