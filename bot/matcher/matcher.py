@@ -46,7 +46,7 @@ from bot.matcher.smalltalk import detect_small_talk
 # as the winner, gives it at least this. Set on its own, not from the fitted threshold: the
 # subject's added name lifts any chatter, and on tests/followups.yaml chatter in a thread
 # ("who broke the build?") scores up to ~0.4 and real follow-ups mostly above 0.45 (the
-# fitted threshold, 0.36 since the 2026-12-03 afternoon round, would keep chatter on the
+# fitted threshold, now chosen on the calibration sets and lower, would keep chatter on the
 # topic). Lower: more follow-ups kept on the topic, and chatter answered with it.
 FOLLOW_UP_THRESHOLD = 0.45
 # ...and when the follow-up's own words (the topic's name, read into it, aside) explain at
