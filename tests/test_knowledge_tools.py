@@ -164,7 +164,7 @@ def test_cross_validation_stays_above_its_floor(kb, matcher):
     # answers more of both: leave-one-out 83.1% -> 86.1%, leave-topic-out refused 68.1% ->
     # 56.7% (a whole topic left out is harder than the uncovered services people ask about:
     # the held-out sets still refuse 97.3%). With seven calibration sets (0.36): 85.4% and
-    # 58.3%.
+    # 58.3%; after the evening round's refit (0.35): 85.7% and 57.3%.
     assert leave_one_out.accuracy >= 0.83
     assert leave_topic_out.refusal_rate >= 0.54
 
@@ -309,7 +309,7 @@ def test_the_development_listing_names_existing_sets_and_no_held_out_one():
             *("ac", "ad", "ae", "ah", "aj", "am", "ao", "at", "aw", "az", "ba"),
             *("ca", "cb", "cc", "cj", "cn", "co", "cz", "da", "de"),
             *("dl", "dm", "dr", "dv", "ea", "ee", "ej", "ek", "em", "ep", "eq"),
-            *("et", "ev", "ex"),
+            *("et", "ev", "ex", "fa", "fb", "fc"),
         ]
     }
     assert held_out.isdisjoint(p.name for p in listed)
