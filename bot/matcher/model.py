@@ -51,6 +51,7 @@ DECISION_FEATURES = (
     "top_named",  # 1 if the question names the winner
     "top_rest_coverage",  # the winner's coverage apart from the naming words
     "area_margin",  # winner's utility minus the best out-of-scope area's (0 when none)
+    "top_strength",  # the winner's evidence in absolute terms: long questions carry more
 )
 
 
@@ -75,6 +76,7 @@ def decision_features(
         "top_named": 1.0 if top_named else 0.0,
         "top_rest_coverage": top.get("rest_coverage", 0.0),
         "area_margin": top_utility - area_utility,
+        "top_strength": top.get("strength", 0.0),
     }
 
 
@@ -100,6 +102,7 @@ DEFAULT_DECISION_WEIGHTS = {
     "top_named": 1.0,
     "top_rest_coverage": 1.0,
     "area_margin": 0.5,
+    "top_strength": 0.0,
 }
 
 
