@@ -44,31 +44,22 @@ from bot.matcher.model import (
 )
 from bot.matcher.normalize import words
 from bot.matcher.reading import Holdout
-from bot.matcher.settings import AREA_REFUSAL_MARGIN, FIELDS
+from bot.matcher.settings import (
+    AREA_REFUSAL_MARGIN,
+    AREA_WEIGHT,
+    B_VALUES,
+    DECISION_L2,
+    FIELD_WEIGHT_FACTORS,
+    FIELDS,
+    LEAVE_TOPIC_OUT_WEIGHT,
+    NEWTON_ITERATIONS,
+    PUBLIC_WEIGHT,
+    RANKING_L2,
+    SEARCH_ROUNDS,
+)
 
-# -- settings of the fit itself ----------------------------------------------------------------
-
-# L2 penalty on the weights: larger keeps weights small and the fit stable on little data;
-# smaller follows the training data more closely (and overfits sooner).
-RANKING_L2 = 1.0
-DECISION_L2 = 1.0
-# How much a leave-topic-out example counts next to a real question. They teach refusing
-# questions about services the knowledge lacks; at 1.0 they outnumber real refusals 20 to 1
-# and the bot grows timid on hard in-scope questions.
-LEAVE_TOPIC_OUT_WEIGHT = 0.2
-# The public set's questions count this much each: they were written as users type, unlike
-# the knowledge's own example questions, which share the writers' wording with the facts.
-PUBLIC_WEIGHT = 6.0
-# How much each out-of-scope area's example question counts, matched with it left out of its
-# area (and, at LEAVE_TOPIC_OUT_WEIGHT, with its whole area left out: a question no area
-# covers). They teach the decision what a question to refuse looks like when it shares words
-# with a topic; higher makes the bot warier of every question near an area.
-AREA_WEIGHT = 1.0
-# Coordinate search over retrieval settings: factors tried on each field weight, and b values.
-FIELD_WEIGHT_FACTORS = (0.5, 0.75, 1.5, 2.0)
-B_VALUES = (0.3, 0.5, 0.75)
-SEARCH_ROUNDS = 2
-NEWTON_ITERATIONS = 25
+# The fit's own settings (penalties, weights of each kind of example, the search) are in
+# settings.py, under "fitting".
 
 
 @dataclass

@@ -33,6 +33,8 @@ from bot.matcher.settings import (
     AREA_REFUSAL_MARGIN,
     CANDIDATES,
     FIELD_GROUPS,
+    FOLLOW_UP_MIN_OWN_EVIDENCE,
+    FOLLOW_UP_THRESHOLD,
     MAX_COMPARED,
     MAX_KEPT_GROUPS,
     MAX_SUGGESTIONS,
@@ -40,23 +42,6 @@ from bot.matcher.settings import (
     RUNNER_UP_RATIO,
 )
 from bot.matcher.smalltalk import detect_small_talk
-
-# A follow-up in a conversation about a topic ("how much does it cost?" in a thread the bot
-# answered about GuardDuty) is answered with that topic when the fitted decision, taking it
-# as the winner, gives it at least this. Set on its own, not from the fitted threshold: the
-# subject's added name lifts any chatter, and on tests/followups.yaml chatter in a thread
-# ("who broke the build?") scores up to ~0.4 and real follow-ups mostly above 0.45 (the
-# fitted threshold, now chosen on the calibration sets and lower, would keep chatter on the
-# topic). Lower: more follow-ups kept on the topic, and chatter answered with it.
-FOLLOW_UP_THRESHOLD = 0.45
-# ...and when the follow-up's own words (the topic's name, read into it, aside) explain at
-# least this share of it (the subject's `rest_coverage`): the name alone makes any chatter
-# look like a question about the topic ("did you see the game?"). On tests/followups.yaml
-# with the final knowledge of 2026-12-01: at 0.2, 39/40 follow-ups, 2/8 chatter answered in
-# its thread and 10/96 across every thread topic; at 0.25, 37/40, 2/8, 6/96; at 0.3, 35/40,
-# 1/8, 3/96. Higher: less chatter answered, and terse follow-ups ("what does it cost per
-# secret") lost.
-FOLLOW_UP_MIN_OWN_EVIDENCE = 0.3
 
 # Words by which a follow-up points back at the topic being discussed: "does *it* work with
 # EKS *too*?", "how is *that* different". With one, a topic the follow-up names is what it

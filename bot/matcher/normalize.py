@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
+from bot.matcher.settings import MAX_QUESTION_CHARS, MIN_ID_NUMBER_LENGTH, MIN_RESOURCE_ID_LENGTH
+
 # <@U123>, <@U123|name>, <#C123|general>, <!here>, <!subteam^S123|@team>: mentions carry no meaning.
 _SLACK_REFERENCE = re.compile(r"<[@#!][^>]*>")
 # <https://x|label> keeps its label; a bare <https://x> disappears.
@@ -29,9 +31,6 @@ _I_WOULD = re.compile(r"\bi['\u2019]d\b")
 # they would leave the stray one-letter words "w" and "o", which the knowledge never uses.
 _WITH_SHORTHAND = re.compile(r"(?<![\w/.:-])w/(o\b)?")
 
-# Questions are capped before matching: nobody asks a 40 KB question, and the matcher
-# must stay fast whatever gets pasted.
-MAX_QUESTION_CHARS = 1000
 
 STOPWORDS = frozenset(
     """
@@ -201,13 +200,6 @@ def is_filler(word: str) -> bool:
 
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
-# Resource IDs pasted from the console or an error: the hex part of "sg-0a1b2c3d" or
-# "i-0123456789abcdef0" is at least this long (ports and years are shorter, "deadbeef" has no
-# digit, "sha256" and "x509" are not hex). Shorter: more hex-looking words dropped.
-MIN_RESOURCE_ID_LENGTH = 8
-# Numbers this long are account IDs (12 digits), timestamps or phone numbers, not ports,
-# days or sizes ("3389", "90 days", "1024"). Shorter: more numbers dropped.
-MIN_ID_NUMBER_LENGTH = 10
 
 
 def is_resource_id(word: str) -> bool:

@@ -12,6 +12,16 @@ from __future__ import annotations
 
 # -- reading the question ----------------------------------------------------------------
 
+# Questions are capped before matching: nobody asks a 40 KB question, and the matcher
+# must stay fast whatever gets pasted.
+MAX_QUESTION_CHARS = 1000
+# Resource IDs pasted from the console or an error: the hex part of "sg-0a1b2c3d" or
+# "i-0123456789abcdef0" is at least this long (ports and years are shorter, "deadbeef" has no
+# digit, "sha256" and "x509" are not hex). Shorter: more hex-looking words dropped.
+MIN_RESOURCE_ID_LENGTH = 8
+# Numbers this long are account IDs (12 digits), timestamps or phone numbers, not ports,
+# days or sizes ("3389", "90 days", "1024"). Shorter: more numbers dropped.
+MIN_ID_NUMBER_LENGTH = 10
 # Words shorter than this are never typo-corrected: short words have too many neighbours
 # one edit away ("iam" / "ram" / "sam"). Lower: more typos fixed, more wrong fixes.
 MIN_CORRECTABLE_LENGTH = 4
@@ -117,3 +127,46 @@ MAX_COMPARED = 3
 # The default of the one threshold: answer when the estimated probability that the top
 # topic is right is at least this. The fitted threshold in fitted.json overrides it.
 DEFAULT_ANSWER_THRESHOLD = 0.5
+
+# -- follow-ups in a conversation -------------------------------------------------------
+
+# A follow-up in a conversation about a topic ("how much does it cost?" in a thread the bot
+# answered about GuardDuty) is answered with that topic when the fitted decision, taking it
+# as the winner, gives it at least this. Set on its own, not from the fitted threshold: the
+# subject's added name lifts any chatter, and on tests/followups.yaml chatter in a thread
+# ("who broke the build?") scores up to ~0.4 and real follow-ups mostly above 0.45 (the
+# fitted threshold, now chosen on the calibration sets and lower, would keep chatter on the
+# topic). Lower: more follow-ups kept on the topic, and chatter answered with it.
+FOLLOW_UP_THRESHOLD = 0.45
+# ...and when the follow-up's own words (the topic's name, read into it, aside) explain at
+# least this share of it (the subject's `rest_coverage`): the name alone makes any chatter
+# look like a question about the topic ("did you see the game?"). On tests/followups.yaml
+# with the final knowledge of 2026-12-01: at 0.2, 39/40 follow-ups, 2/8 chatter answered in
+# its thread and 10/96 across every thread topic; at 0.25, 37/40, 2/8, 6/96; at 0.3, 35/40,
+# 1/8, 3/96. Higher: less chatter answered, and terse follow-ups ("what does it cost per
+# secret") lost.
+FOLLOW_UP_MIN_OWN_EVIDENCE = 0.3
+
+# -- fitting (`awssec fit`) ---------------------------------------------------------------
+
+# L2 penalty on the weights: larger keeps weights small and the fit stable on little data;
+# smaller follows the training data more closely (and overfits sooner).
+RANKING_L2 = 1.0
+DECISION_L2 = 1.0
+# How much a leave-topic-out example counts next to a real question. They teach refusing
+# questions about services the knowledge lacks; at 1.0 they outnumber real refusals 20 to 1
+# and the bot grows timid on hard in-scope questions.
+LEAVE_TOPIC_OUT_WEIGHT = 0.2
+# The public set's questions count this much each: they were written as users type, unlike
+# the knowledge's own example questions, which share the writers' wording with the facts.
+PUBLIC_WEIGHT = 6.0
+# How much each out-of-scope area's example question counts, matched with it left out of its
+# area (and, at LEAVE_TOPIC_OUT_WEIGHT, with its whole area left out: a question no area
+# covers). They teach the decision what a question to refuse looks like when it shares words
+# with a topic; higher makes the bot warier of every question near an area.
+AREA_WEIGHT = 1.0
+# Coordinate search over retrieval settings: factors tried on each field weight, and b values.
+FIELD_WEIGHT_FACTORS = (0.5, 0.75, 1.5, 2.0)
+B_VALUES = (0.3, 0.5, 0.75)
+SEARCH_ROUNDS = 2
+NEWTON_ITERATIONS = 25
