@@ -952,3 +952,17 @@ def test_an_or_in_a_longer_question_is_not_a_comparison(matcher):
     )
     assert between_one_topic.kind is AnswerKind.TOPIC
     assert between_one_topic.topic_ids == ["cloudwatch-security-alarms"]
+
+
+def test_an_or_in_a_question_asking_for_a_service_is_not_a_comparison(matcher):
+    """'is there something that warns us when a KMS key or an IAM role is shared outside the
+    organization' asks for a service; the topics around its 'or' are what it acts on, not the
+    answer. The same names asked about for themselves still make a comparison."""
+    asking = (
+        "is there something that warns us when a kms key or an iam role gets shared outside the org"
+    )
+    reading = matcher.reader.read(words(asking))
+    assert reading.asks_for_service
+    assert not reading.comparison
+    assert matcher.match(asking).kind is not AnswerKind.COMPARISON
+    assert matcher.match("kms key or iam role for sharing access?").kind is AnswerKind.COMPARISON

@@ -42,12 +42,14 @@ from bot.matcher.settings import (
     WEAK_COMPARISON_MIN_NAMING_SHARE,
 )
 
-# "which service ...", "what aws tool ...", "is there a service that ...", "what should we
-# use ...": the asker wants a service named, so a service they mention is what it acts on.
+# "which service ...", "what aws tool ...", "is there a service that ...", "is there something
+# that ...", "what should we use ...": the asker wants a service named, so a service they
+# mention is what it acts on.
 _ASKS_FOR_SERVICE = re.compile(
     r"\b(?:(?:which|what)(?: aws| amazon)? (?:service|services|tool|tools|product|products|"
     r"thing|offering|solution|one)\b"
     r"|is there (?:a|an|any)(?: aws| amazon)? (?:service|tool|product|way)\b"
+    r"|is there (?:something|anything)\b"
     r"|what (?:should|can|could|do|would) (?:i|we|you) use\b"
     r"|what to use\b)"
 )
@@ -369,7 +371,9 @@ class Reader:
         ):
             # Only "vs" says it compares: the sides must name different topics.
             reading.comparison = _names_differ_around(reading)
-        if not reading.comparison and after_weak:
+        # A question asking for a service compares nothing with its "or": "is there something
+        # that tells us when a kms key or iam role is shared outside the org" names objects.
+        if not reading.comparison and after_weak and not reading.asks_for_service:
             words_read = reading.word_groups
             naming = sum(1 for g in reading.naming_groups if g < words_read)
             reading.comparison = (
