@@ -5,7 +5,10 @@ Two kinds live here:
   get the costlier fuzzy score); each says what moving it would cost;
 - the *defaults* of the fitted parameters. The values in use come from `fitted.json`, which
   `awssec fit` writes by cross-validation (see docs/matching.md); the defaults here only serve
-  when that file is missing or was written for another feature set.
+  when that file is missing or was written for another feature set;
+- and, last, the settings of that fit itself (penalties, how much each kind of example counts).
+
+docs/matching.md ("Every setting") has them all in one table; a test keeps it complete.
 """
 
 from __future__ import annotations
