@@ -164,7 +164,8 @@ def test_cross_validation_stays_above_its_floor(kb, matcher):
     # answers more of both: leave-one-out 83.1% -> 86.1%, leave-topic-out refused 68.1% ->
     # 56.7% (a whole topic left out is harder than the uncovered services people ask about:
     # the held-out sets still refuse 97.3%). With seven calibration sets (0.36): 85.4% and
-    # 58.3%; after the evening round's refit (0.35): 85.7% and 57.3%.
+    # 58.3%; after the evening round's refit (0.35): 85.7% and 57.3%; with nine (0.34, on
+    # 2026-12-04): 85.6% and 56.9%.
     assert leave_one_out.accuracy >= 0.83
     assert leave_topic_out.refusal_rate >= 0.54
 
@@ -311,6 +312,7 @@ def test_the_development_listing_names_existing_sets_and_no_held_out_one():
             *("dl", "dm", "dr", "dv", "ea", "ee", "ej", "ek", "em", "ep", "eq"),
             *("et", "ev", "ex", "fa", "fb"),
             *("ff", "fh", "fj", "fl", "fn", "fp", "fr", "ft", "fv", "gb", "gc", "gd", "ge"),
+            *("gj", "gk", "gl", "gp", "gq", "gr", "gs"),
         ]
     }
     assert held_out.isdisjoint(p.name for p in listed)
