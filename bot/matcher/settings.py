@@ -1,6 +1,6 @@
 """Every setting of the matcher, in one place, each with what it trades.
 
-Two kinds live here:
+Three kinds live here:
 - fixed settings, chosen by reasoning (how much to trust a typo fix, how many candidates
   get the costlier fuzzy score); each says what moving it would cost;
 - the *defaults* of the fitted parameters. The values in use come from `fitted.json`, which
