@@ -32,11 +32,12 @@ def test_every_setting_has_a_comment_above_it_or_its_group() -> None:
     settings = _settings()
     assert len(settings) > 30
     uncommented = []
+    # The (0-based) rows that some setting's assignment spans.
+    owners = {row for s in settings for row in range(s.lineno - 1, s.end_lineno or s.lineno)}
     for node in settings:
         # Walk up over the settings just above (a group shares one comment) to the first line
         # that is not part of a setting: it must be a comment.
         row = node.lineno - 2
-        owners = {line for s in settings for line in range(s.lineno - 1, s.end_lineno or s.lineno)}
         while row >= 0 and row in owners:
             row -= 1
         if row < 0 or not lines[row].startswith("#"):

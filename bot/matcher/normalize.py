@@ -31,7 +31,6 @@ _I_WOULD = re.compile(r"\bi['\u2019]d\b")
 # they would leave the stray one-letter words "w" and "o", which the knowledge never uses.
 _WITH_SHORTHAND = re.compile(r"(?<![\w/.:-])w/(o\b)?")
 
-
 STOPWORDS = frozenset(
     """
     a about above after again against ah all also am an and any anybody anyone anything
